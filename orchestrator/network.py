@@ -1,0 +1,380 @@
+"""Bring a topology up as a live Fabric network, report on it, take it down.
+
+Every step is idempotent: ``up`` on a running network only does what is missing, ``down`` on a
+stopped one does nothing. Progress goes to a callback; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator import engine, metrics
+from orchestrator.errors import EnvironmentProblem, NetworkError
+from orchestrator.fabric_tools import FabricTools, org_admin_flags
+from orchestrator.paths import StateDir
+from orchestrator.render import ccaas_package, package_id, render_compose, render_configtx, render_crypto_config
+from orchestrator.render.configtx import PROFILE
+from orchestrator.topology import DEFAULT_TOPOLOGY, REPO_ROOT, Node, Topology, load_topology
+from orchestrator.versions import Images, fabric_version
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+DEFAULT_PROJECT = "mecfab"
+DEFAULT_COMPOSE = REPO_ROOT / "docker-compose.yaml"
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Which network: its topology, compose project, compose file and state directory."""
+
+    topology: Topology
+    project: str
+    compose_file: Path
+    state: StateDir
+    fabric_version: str
+
+    @classmethod
+    def default(
+        cls,
+        *,
+        topology_file: Path | None = None,
+        edges: int | None = None,
+        orderers: int | None = None,
+        version: str | None = None,
+    ) -> NetworkSpec:
+        """The user's network. The committed ``docker-compose.yaml`` serves the default topology;
+        any other topology gets its compose file inside its state directory."""
+        topology = load_topology(topology_file).with_overrides(edges=edges, orderers=orderers)
+        state = StateDir(REPO_ROOT / ".mecfab" / DEFAULT_PROJECT)
+        is_default = topology == load_topology(DEFAULT_TOPOLOGY)
+        compose = DEFAULT_COMPOSE if is_default else state.root / "docker-compose.yaml"
+        return cls(topology, DEFAULT_PROJECT, compose, state, fabric_version(version))
+
+    @classmethod
+    def isolated(cls, root: Path, *, project: str, topology: Topology, version: str | None = None) -> NetworkSpec:
+        """A self-contained network (tests): everything under ``root``, its own project name."""
+        return cls(topology, project, root / "docker-compose.yaml", StateDir(root), fabric_version(version))
+
+    @property
+    def state_rel(self) -> str:
+        try:
+            return str(self.state.root.relative_to(self.compose_file.parent)) or "."
+        except ValueError:
+            return str(self.state.root)
+
+    @property
+    def package(self) -> bytes:
+        return ccaas_package(self.topology)
+
+    @property
+    def package_id(self) -> str:
+        return package_id(self.topology.chaincode.label, self.package)
+
+    def compose(self) -> engine.Compose:
+        return engine.Compose(self.project, self.compose_file, {"FABRIC_VERSION": self.fabric_version})
+
+    def render_compose(self) -> str:
+        return render_compose(
+            self.topology, project=self.project, state=self.state, state_rel=self.state_rel, package_id=self.package_id
+        )
+
+
+# ---- artifacts ---------------------------------------------------------------------------------
+def _write_if_changed(path: Path, content: str | bytes) -> None:
+    data = content.encode() if isinstance(content, str) else content
+    if path.exists() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def render(spec: NetworkSpec) -> list[Path]:
+    """Write every rendered file of ``spec`` (no tool runs); returns the paths."""
+    t = spec.topology
+    files: dict[Path, str | bytes] = {
+        spec.state.crypto_config: render_crypto_config(t),
+        spec.state.configtx: render_configtx(t, fabric_version=spec.fabric_version, state=spec.state),
+        spec.compose_file: spec.render_compose(),
+        spec.state.chaincode_package(t.chaincode.label): spec.package,
+    }
+    for path, content in files.items():
+        _write_if_changed(path, content)
+    return list(files)
+
+
+def generate(spec: NetworkSpec, tools: FabricTools, progress: Progress = _quiet) -> None:
+    """Rendered files, then crypto material and the genesis block (kept once made)."""
+    render(spec)
+    if not spec.state.org_msp(spec.topology.orderer_org).is_dir():
+        progress("generating crypto material (cryptogen)")
+        tools.cryptogen(spec.state)
+    block = spec.state.channel_block(spec.topology.channel)
+    if not block.exists():
+        progress(f"creating the genesis block of channel {spec.topology.channel!r} (configtxgen)")
+        tools.genesis_block(spec.state, profile=PROFILE, channel=spec.topology.channel)
+
+
+# ---- bring up ----------------------------------------------------------------------------------
+def _wait(what: str, check: Callable[[], bool], *, timeout: float, interval: float = 0.25) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return
+        if time.monotonic() > deadline:
+            raise NetworkError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def _preflight(spec: NetworkSpec) -> tuple[object, FabricTools]:
+    client = engine.connect()
+    images = Images.for_version(spec.fabric_version)
+    missing = engine.missing_images(client, [images.peer, images.orderer, images.chaincode])
+    if missing:
+        raise EnvironmentProblem(f"image(s) {', '.join(missing)} not built: run 'make images'")
+    return client, FabricTools.locate(spec.fabric_version)
+
+
+def up(spec: NetworkSpec, *, progress: Progress = _quiet, timeout: float = 180) -> None:
+    """Start the network of ``spec`` with its channel and chaincode; harmless when already up."""
+    _, tools = _preflight(spec)
+    t = spec.topology
+    generate(spec, tools, progress)
+    compose = spec.compose()
+    if not compose.running_services():
+        ports = [p for n in t.nodes for p in (n.host_port, n.operations_port)]
+        ports += [n.admin_port for n in t.orderers_nodes]
+        busy = engine.busy_ports(t.ports.bind, ports)
+        if busy:
+            raise EnvironmentProblem(
+                f"host port(s) {', '.join(map(str, busy))} already in use: stop what holds them "
+                f"or set ports.base in the topology (now {t.ports.base})"
+            )
+    progress(f"starting {len(t.nodes)} Fabric nodes and {len(t.peer_nodes)} chaincode servers")
+    compose.up()
+    for node in t.nodes:
+        _wait(f"{node.host} /healthz", functools.partial(_healthy, t.ports.bind, node), timeout=timeout)
+    _join_orderers(spec, tools, progress, timeout)
+    _join_peers(spec, tools, progress)
+    deploy_chaincode(spec, tools, progress)
+    progress("waiting for the chaincode to answer on every peer")
+    wait_chaincode_ready(spec, timeout=timeout)
+
+
+def _healthy(bind: str, node: Node) -> bool:
+    return metrics.healthz(bind, node.operations_port)[0]
+
+
+def _join_orderers(spec: NetworkSpec, tools: FabricTools, progress: Progress, timeout: float) -> None:
+    channel = spec.topology.channel
+    for node in spec.topology.orderers_nodes:
+        if channel not in tools.orderer_channels(spec.state, node):
+            progress(f"joining {node.host} to channel {channel!r} (osnadmin)")
+            tools.orderer_join(spec.state, node, channel)
+    progress("waiting for a Raft leader")
+    _wait("a Raft leader", lambda: len(raft_leaders(spec)) == 1, timeout=timeout)
+
+
+def raft_leaders(spec: NetworkSpec) -> list[Node]:
+    return [
+        node
+        for node in spec.topology.orderers_nodes
+        if metrics.value(
+            metrics.scrape(spec.topology.ports.bind, node.operations_port),
+            "consensus_etcdraft_is_leader",
+            channel=spec.topology.channel,
+        )
+        == 1
+    ]
+
+
+def _join_peers(spec: NetworkSpec, tools: FabricTools, progress: Progress) -> None:
+    channel = spec.topology.channel
+    block = str(spec.state.channel_block(channel))
+
+    def join(peer: Node) -> None:
+        if channel not in tools.peer_channels(spec.state, peer):
+            tools.peer(spec.state, peer, ["channel", "join", "-b", block])
+
+    progress(f"joining {len(spec.topology.peer_nodes)} peers to channel {channel!r}")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(join, spec.topology.peer_nodes))
+
+
+def _definition(spec: NetworkSpec) -> list[str]:
+    cc = spec.topology.chaincode
+    flags = ["-n", cc.name, "-v", cc.version, "--sequence", str(cc.sequence)]
+    policy = spec.topology.endorsement_policy()
+    if policy:
+        flags += ["--signature-policy", policy]
+    return flags
+
+
+def deploy_chaincode(spec: NetworkSpec, tools: FabricTools, progress: Progress = _quiet) -> None:
+    """Install, approve and commit the chaincode with ``peer lifecycle``; skips what is done."""
+    t = spec.topology
+    channel, definition = t.channel, _definition(spec)
+    state, pkg_id = spec.state, spec.package_id
+    orderer = t.orderers_nodes[0]
+    if tools.committed(state, t.peer_nodes[0], channel=channel, name=t.chaincode.name):
+        committed = tools.committed(state, t.peer_nodes[0], channel=channel, name=t.chaincode.name) or {}
+        if committed.get("sequence") == t.chaincode.sequence:
+            progress(f"chaincode {t.chaincode.name} already committed")
+            return
+
+    def install_and_approve(peer: Node) -> None:
+        if pkg_id not in tools.installed_packages(state, peer):
+            tools.peer(
+                state,
+                peer,
+                ["lifecycle", "chaincode", "install", str(state.chaincode_package(t.chaincode.label))],
+                timeout=300,
+            )
+        approved = tools.approvals(state, peer, channel=channel, definition=definition)
+        if not approved.get(peer.org.msp_id):
+            tools.peer(
+                state,
+                peer,
+                [
+                    "lifecycle",
+                    "chaincode",
+                    "approveformyorg",
+                    "-C",
+                    channel,
+                    *definition,
+                    "--package-id",
+                    pkg_id,
+                    *tools.orderer_flags(state, orderer),
+                ],
+            )
+
+    progress(f"installing and approving chaincode {t.chaincode.label} on {len(t.peer_nodes)} orgs")
+    with ThreadPoolExecutor(max_workers=len(t.peer_nodes)) as pool:
+        list(pool.map(install_and_approve, t.peer_nodes))
+    progress(f"committing chaincode {t.chaincode.name} on channel {channel!r}")
+    tools.peer(
+        state,
+        t.peer_nodes[0],
+        [
+            "lifecycle",
+            "chaincode",
+            "commit",
+            "-C",
+            channel,
+            *definition,
+            *tools.orderer_flags(state, orderer),
+            *org_admin_flags(state, t.peer_nodes),
+        ],
+    )
+
+
+def wait_chaincode_ready(spec: NetworkSpec, *, timeout: float) -> None:
+    from orchestrator.ledger import Ledger  # the gateway client is only needed from here on
+
+    def ready(peer: Node) -> bool:
+        try:
+            with Ledger.connect(spec, peer.org.name) as ledger:
+                ledger.list_edges()
+            return True
+        except Exception as exc:
+            log.debug("chaincode on %s not ready: %s", peer.host, exc)
+            return False
+
+    for peer in spec.topology.peer_nodes:
+        _wait(f"chaincode on {peer.host}", functools.partial(ready, peer), timeout=timeout, interval=0.5)
+
+
+# ---- status and down ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NodeStatus:
+    host: str
+    role: str
+    org: str
+    container: str  # running, exited, missing ...
+    healthy: bool
+    health_detail: str
+    height: int | None
+    leader: bool | None = None
+
+
+@dataclass(frozen=True)
+class Status:
+    project: str
+    channel: str
+    fabric_version: str
+    nodes: list[NodeStatus] = field(default_factory=list)
+    chaincode: dict[str, object] | None = None
+
+    @property
+    def leaders(self) -> list[str]:
+        return [n.host for n in self.nodes if n.leader]
+
+
+def status(spec: NetworkSpec) -> Status:
+    client = engine.connect()
+    states = {
+        c.labels.get("com.docker.compose.service", ""): c.status
+        for c in engine.project_containers(client, spec.project)
+    }
+    t = spec.topology
+    nodes = []
+    for node in t.nodes:
+        samples = metrics.scrape(t.ports.bind, node.operations_port)
+        healthy, detail = metrics.healthz(t.ports.bind, node.operations_port)
+        if node.is_orderer:
+            committed = metrics.value(samples, "consensus_etcdraft_committed_block_number", channel=t.channel)
+            height = int(committed) + 1 if committed is not None else None
+            leader = metrics.value(samples, "consensus_etcdraft_is_leader", channel=t.channel)
+            nodes.append(
+                NodeStatus(
+                    node.host,
+                    "orderer",
+                    node.org.name,
+                    states.get(node.host, "missing"),
+                    healthy,
+                    detail,
+                    height,
+                    leader == 1 if leader is not None else None,
+                )
+            )
+        else:
+            h = metrics.value(samples, "ledger_blockchain_height", channel=t.channel)
+            nodes.append(
+                NodeStatus(
+                    node.host,
+                    "peer",
+                    node.org.name,
+                    states.get(node.host, "missing"),
+                    healthy,
+                    detail,
+                    int(h) if h is not None else None,
+                )
+            )
+    chaincode = None
+    if any(n.container == "running" for n in nodes if n.role == "peer"):
+        try:
+            tools = FabricTools.locate(spec.fabric_version)
+            chaincode = tools.committed(spec.state, t.peer_nodes[0], channel=t.channel, name=t.chaincode.name)
+        except (NetworkError, EnvironmentProblem) as exc:
+            log.debug("querycommitted failed: %s", exc)
+    return Status(spec.project, t.channel, spec.fabric_version, nodes, chaincode)
+
+
+def down(spec: NetworkSpec, *, progress: Progress = _quiet, keep_state: bool = False) -> None:
+    """Remove every container, network and volume of the project, and its generated files."""
+    progress(f"removing compose project {spec.project!r} (containers, network, volumes)")
+    engine.connect()
+    spec.compose().down() if spec.compose_file.exists() else None
+    if not keep_state and spec.state.root.exists():
+        shutil.rmtree(spec.state.root)
+        progress(f"removed {spec.state.root}")

@@ -1,0 +1,172 @@
+"""docker-compose.yaml: every orderer, peer and chaincode-as-a-service container of a topology."""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePosixPath
+from typing import Any
+
+from orchestrator.paths import StateDir
+from orchestrator.render._yaml import dump
+from orchestrator.topology import (
+    CHAINCODE_SERVER_PORT,
+    OPERATIONS_PORT,
+    ORDERER_ADMIN_PORT,
+    ORDERER_PORT,
+    PEER_CHAINCODE_PORT,
+    PEER_PORT,
+    Node,
+    Topology,
+)
+from orchestrator.versions import COMPOSE_IMAGE_VARS, default_fabric_version
+
+NETWORK = "mec"
+FABRIC_CFG = "/etc/hyperledger/fabric"
+DATA = "/var/hyperledger/production"
+BUILDER_DIR = "/opt/hyperledger/ccaas_builder"
+
+
+def _labels(topology: Topology, *, role: str, org: str) -> dict[str, str]:
+    return {"mecfab.network": topology.name, "mecfab.role": role, "mecfab.org": org}
+
+
+def _rel(state: StateDir, path: Any, state_rel: str) -> str:
+    return str(PurePosixPath(state_rel) / path.relative_to(state.root))
+
+
+def _ports(topology: Topology, pairs: list[tuple[int, int]]) -> list[str]:
+    return [f"{topology.ports.bind}:{host}:{container}" for host, container in pairs]
+
+
+def _orderer(topology: Topology, node: Node, state: StateDir, state_rel: str) -> dict[str, Any]:
+    tls = "/var/hyperledger/orderer/tls"
+    env = {
+        "FABRIC_CFG_PATH": FABRIC_CFG,
+        "FABRIC_LOGGING_SPEC": "INFO",
+        "ORDERER_GENERAL_LISTENADDRESS": "0.0.0.0",
+        "ORDERER_GENERAL_LISTENPORT": str(ORDERER_PORT),
+        "ORDERER_GENERAL_LOCALMSPID": node.org.msp_id,
+        "ORDERER_GENERAL_LOCALMSPDIR": "/var/hyperledger/orderer/msp",
+        "ORDERER_GENERAL_BOOTSTRAPMETHOD": "none",
+        "ORDERER_GENERAL_TLS_ENABLED": "true",
+        "ORDERER_GENERAL_TLS_PRIVATEKEY": f"{tls}/server.key",
+        "ORDERER_GENERAL_TLS_CERTIFICATE": f"{tls}/server.crt",
+        "ORDERER_GENERAL_TLS_ROOTCAS": f"[{tls}/ca.crt]",
+        "ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE": f"{tls}/server.crt",
+        "ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY": f"{tls}/server.key",
+        "ORDERER_GENERAL_CLUSTER_ROOTCAS": f"[{tls}/ca.crt]",
+        "ORDERER_CHANNELPARTICIPATION_ENABLED": "true",
+        "ORDERER_ADMIN_LISTENADDRESS": f"0.0.0.0:{ORDERER_ADMIN_PORT}",
+        "ORDERER_ADMIN_TLS_ENABLED": "true",
+        "ORDERER_ADMIN_TLS_PRIVATEKEY": f"{tls}/server.key",
+        "ORDERER_ADMIN_TLS_CERTIFICATE": f"{tls}/server.crt",
+        "ORDERER_ADMIN_TLS_ROOTCAS": f"[{tls}/ca.crt]",
+        "ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED": "true",
+        "ORDERER_ADMIN_TLS_CLIENTROOTCAS": f"[{tls}/ca.crt]",
+        "ORDERER_OPERATIONS_LISTENADDRESS": f"0.0.0.0:{OPERATIONS_PORT}",
+        "ORDERER_METRICS_PROVIDER": "prometheus",
+        "ORDERER_FILELEDGER_LOCATION": f"{DATA}/orderer",
+        "ORDERER_CONSENSUS_WALDIR": f"{DATA}/orderer/etcdraft/wal",
+        "ORDERER_CONSENSUS_SNAPDIR": f"{DATA}/orderer/etcdraft/snapshot",
+    }
+    return {
+        "image": COMPOSE_IMAGE_VARS["orderer"] % default_fabric_version(),
+        "command": ["orderer"],
+        "labels": _labels(topology, role="orderer", org=node.org.name),
+        "environment": env,
+        "volumes": [
+            f"{_rel(state, state.node_msp(node), state_rel)}:/var/hyperledger/orderer/msp:ro",
+            f"{_rel(state, state.node_tls(node), state_rel)}:{tls}:ro",
+            f"{node.host}:{DATA}",
+        ],
+        "ports": _ports(
+            topology,
+            [
+                (node.host_port, ORDERER_PORT),
+                (node.operations_port, OPERATIONS_PORT),
+                (node.admin_port, ORDERER_ADMIN_PORT),
+            ],
+        ),
+        "networks": [NETWORK],
+    }
+
+
+def _peer(topology: Topology, node: Node, state: StateDir, state_rel: str) -> dict[str, Any]:
+    address = f"{node.host}:{PEER_PORT}"
+    builders = [
+        {
+            "name": "ccaas_builder",
+            "path": BUILDER_DIR,
+            "propagateEnvironment": ["CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG"],
+        }
+    ]
+    env = {
+        "FABRIC_CFG_PATH": FABRIC_CFG,
+        "FABRIC_LOGGING_SPEC": "INFO",
+        "CORE_PEER_ID": node.host,
+        "CORE_PEER_ADDRESS": address,
+        "CORE_PEER_LISTENADDRESS": f"0.0.0.0:{PEER_PORT}",
+        "CORE_PEER_CHAINCODEADDRESS": f"{node.host}:{PEER_CHAINCODE_PORT}",
+        "CORE_PEER_CHAINCODELISTENADDRESS": f"0.0.0.0:{PEER_CHAINCODE_PORT}",
+        "CORE_PEER_GOSSIP_BOOTSTRAP": address,
+        "CORE_PEER_GOSSIP_EXTERNALENDPOINT": address,
+        "CORE_PEER_LOCALMSPID": node.org.msp_id,
+        "CORE_PEER_MSPCONFIGPATH": f"{FABRIC_CFG}/msp",
+        "CORE_PEER_FILESYSTEMPATH": DATA,
+        "CORE_LEDGER_SNAPSHOTS_ROOTDIR": f"{DATA}/snapshots",
+        "CORE_PEER_TLS_ENABLED": "true",
+        "CORE_PEER_TLS_CERT_FILE": f"{FABRIC_CFG}/tls/server.crt",
+        "CORE_PEER_TLS_KEY_FILE": f"{FABRIC_CFG}/tls/server.key",
+        "CORE_PEER_TLS_ROOTCERT_FILE": f"{FABRIC_CFG}/tls/ca.crt",
+        "CORE_OPERATIONS_LISTENADDRESS": f"0.0.0.0:{OPERATIONS_PORT}",
+        "CORE_METRICS_PROVIDER": "prometheus",
+        "CORE_CHAINCODE_EXTERNALBUILDERS": json.dumps(builders, separators=(",", ":")),
+        "CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG": json.dumps({"peername": node.org.domain}),
+    }
+    return {
+        "image": COMPOSE_IMAGE_VARS["peer"] % default_fabric_version(),
+        "command": ["peer", "node", "start"],
+        "labels": _labels(topology, role="peer", org=node.org.name),
+        "environment": env,
+        "volumes": [
+            f"{_rel(state, state.node_msp(node), state_rel)}:{FABRIC_CFG}/msp:ro",
+            f"{_rel(state, state.node_tls(node), state_rel)}:{FABRIC_CFG}/tls:ro",
+            f"{node.host}:{DATA}",
+        ],
+        "ports": _ports(topology, [(node.host_port, PEER_PORT), (node.operations_port, OPERATIONS_PORT)]),
+        "networks": [NETWORK],
+    }
+
+
+def _chaincode(topology: Topology, node: Node, package_id: str) -> dict[str, Any]:
+    return {
+        "image": COMPOSE_IMAGE_VARS["chaincode"],
+        "labels": _labels(topology, role="chaincode", org=node.org.name),
+        "environment": {
+            "CHAINCODE_ID": package_id,
+            "CHAINCODE_SERVER_ADDRESS": f"0.0.0.0:{CHAINCODE_SERVER_PORT}",
+        },
+        "networks": [NETWORK],
+    }
+
+
+def render_compose(topology: Topology, *, project: str, state: StateDir, state_rel: str, package_id: str) -> str:
+    """The compose file. ``state_rel`` is the state dir relative to the compose file's directory."""
+    services: dict[str, Any] = {}
+    for node in topology.orderers_nodes:
+        services[node.host] = _orderer(topology, node, state, state_rel)
+    for node in topology.peer_nodes:
+        services[node.host] = _peer(topology, node, state, state_rel)
+    for node in topology.peer_nodes:
+        services[node.chaincode_host] = _chaincode(topology, node, package_id)
+    data = {
+        "name": project,
+        "services": services,
+        "volumes": {node.host: {"labels": {"mecfab.network": topology.name}} for node in topology.nodes},
+        "networks": {NETWORK: {"labels": {"mecfab.network": topology.name}}},
+    }
+    header = (
+        "Rendered by `mecfab network render` from network/topology.yaml: do not edit by hand.\n"
+        "Images: set MECFAB_PEER_IMAGE, MECFAB_ORDERER_IMAGE, MECFAB_CHAINCODE_IMAGE or FABRIC_VERSION."
+    )
+    return dump(data, header=header)

@@ -1,0 +1,258 @@
+"""The network topology as typed data: read from ``network/topology.yaml``, derived into nodes.
+
+Nothing here renders files or talks to Docker; ``orchestrator.render`` and
+``orchestrator.docker`` consume the :class:`Topology` this module builds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from orchestrator.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TOPOLOGY = REPO_ROOT / "network" / "topology.yaml"
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,31}$")
+_DURATION = re.compile(r"^\d+(ms|s|m)$")
+
+# Ports inside every container: each node has its own address, so they never clash.
+PEER_PORT = 7051
+PEER_CHAINCODE_PORT = 7052
+ORDERER_PORT = 7050
+ORDERER_ADMIN_PORT = 7053
+OPERATIONS_PORT = 9443
+CHAINCODE_SERVER_PORT = 9999
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OrdererSpec(_Strict):
+    count: Literal[3, 5] = 3
+    batch_timeout: str = "250ms"
+    max_message_count: int = Field(100, ge=1, le=10_000)
+    absolute_max_bytes: str = "10 MB"
+    preferred_max_bytes: str = "2 MB"
+    tick_interval: str = "500ms"
+    election_tick: int = Field(10, ge=2)
+    heartbeat_tick: int = Field(1, ge=1)
+
+    @field_validator("batch_timeout", "tick_interval")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not _DURATION.match(value):
+            raise ValueError(f"{value!r} is not a duration like 250ms, 2s or 1m")
+        return value
+
+
+class CloudSpec(_Strict):
+    name: str = "Cloud"
+
+
+class EdgesSpec(_Strict):
+    count: int = Field(4, ge=1, le=32)
+
+
+class ChaincodeSpec(_Strict):
+    name: str = Field("mectask", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    version: str = Field("1.0", pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    sequence: int = Field(1, ge=1)
+    # "any": one peer of any member org endorses (the contract checks who may write what);
+    # "majority": the channel's MAJORITY Endorsement policy.
+    endorsement: Literal["any", "majority"] = "any"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}_{self.version}"
+
+
+class PortsSpec(_Strict):
+    base: int = Field(7000, ge=1024, le=60000)
+    bind: str = "127.0.0.1"
+
+
+class Topology(_Strict):
+    name: str = Field("mec", pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    domain: str = Field("mec", pattern=r"^[a-z][a-z0-9.-]{0,60}$")
+    channel: str = Field("mec", pattern=r"^[a-z][a-z0-9.-]{0,248}$")
+    consensus: Literal["etcdraft"] = "etcdraft"
+    orderers: OrdererSpec = OrdererSpec()
+    cloud: CloudSpec = CloudSpec()
+    edges: EdgesSpec = EdgesSpec()
+    chaincode: ChaincodeSpec = ChaincodeSpec()
+    ports: PortsSpec = PortsSpec()
+
+    @field_validator("cloud")
+    @classmethod
+    def _cloud_name(cls, value: CloudSpec) -> CloudSpec:
+        if not _NAME.match(value.name):
+            raise ValueError(f"org name {value.name!r} must be letters and digits, starting with a letter")
+        return value
+
+    # ---- derived views -------------------------------------------------------------------
+    def with_overrides(
+        self, *, edges: int | None = None, orderers: int | None = None, port_base: int | None = None
+    ) -> Topology:
+        """A copy with the command-line overrides applied (validated like the file)."""
+        data = self.model_dump()
+        if edges is not None:
+            data["edges"]["count"] = edges
+        if orderers is not None:
+            data["orderers"]["count"] = orderers
+        if port_base is not None:
+            data["ports"]["base"] = port_base
+        return _validate(data, source="command-line overrides")
+
+    @property
+    def orderer_org(self) -> Org:
+        return Org(name="Orderer", kind=OrgKind.ORDERER, domain=f"orderer.{self.domain}")
+
+    @property
+    def peer_orgs(self) -> tuple[Org, ...]:
+        cloud = Org(name=self.cloud.name, kind=OrgKind.CLOUD, domain=f"{self.cloud.name.lower()}.{self.domain}")
+        edges = tuple(
+            Org(name=f"Edge{i}", kind=OrgKind.EDGE, domain=f"edge{i}.{self.domain}")
+            for i in range(1, self.edges.count + 1)
+        )
+        return (cloud, *edges)
+
+    @property
+    def orgs(self) -> tuple[Org, ...]:
+        return (self.orderer_org, *self.peer_orgs)
+
+    def org(self, name: str) -> Org:
+        """Look an org up by name (case-insensitive) or MSP ID; a clear error otherwise."""
+        for org in self.orgs:
+            if name.lower() in (org.name.lower(), org.msp_id.lower()):
+                return org
+        known = ", ".join(o.name for o in self.orgs)
+        raise ConfigError(f"unknown org {name!r}: this network has {known}")
+
+    @property
+    def orderers_nodes(self) -> tuple[Node, ...]:
+        org = self.orderer_org
+        return tuple(
+            Node(org=org, short=f"orderer{i}", index=i - 1, ports_base=self.ports.base)
+            for i in range(1, self.orderers.count + 1)
+        )
+
+    @property
+    def peer_nodes(self) -> tuple[Node, ...]:
+        start = self.orderers.count
+        return tuple(
+            Node(org=org, short="peer0", index=start + i, ports_base=self.ports.base)
+            for i, org in enumerate(self.peer_orgs)
+        )
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        return (*self.orderers_nodes, *self.peer_nodes)
+
+    def endorsement_policy(self) -> str | None:
+        """The chaincode's signature policy for ``peer lifecycle``; None means the channel default."""
+        if self.chaincode.endorsement == "majority":
+            return None
+        return "OR(" + ", ".join(f"'{org.msp_id}.peer'" for org in self.peer_orgs) + ")"
+
+    def peer_of(self, org: Org) -> Node:
+        for node in self.peer_nodes:
+            if node.org == org:
+                return node
+        raise ConfigError(f"org {org.name} has no peer")
+
+
+class OrgKind(StrEnum):
+    ORDERER = "orderer"
+    CLOUD = "cloud"
+    EDGE = "edge"
+
+
+@dataclass(frozen=True)
+class Org:
+    name: str
+    kind: OrgKind
+    domain: str
+
+    @property
+    def msp_id(self) -> str:
+        return f"{self.name}MSP"
+
+    @property
+    def is_peer_org(self) -> bool:
+        return self.kind is not OrgKind.ORDERER
+
+
+@dataclass(frozen=True)
+class Node:
+    """One orderer or peer, with its host name and host ports."""
+
+    org: Org
+    short: str  # "orderer1" or "peer0"
+    index: int  # position in the topology: decides the host ports
+    ports_base: int
+
+    @property
+    def host(self) -> str:
+        return f"{self.short}.{self.org.domain}"
+
+    @property
+    def is_orderer(self) -> bool:
+        return self.org.kind is OrgKind.ORDERER
+
+    @property
+    def container_port(self) -> int:
+        return ORDERER_PORT if self.is_orderer else PEER_PORT
+
+    @property
+    def host_port(self) -> int:
+        """The node's main gRPC port (peer or orderer service) on the host."""
+        return self.ports_base + 10 * self.index
+
+    @property
+    def operations_port(self) -> int:
+        return self.host_port + 1
+
+    @property
+    def admin_port(self) -> int:
+        """The orderer's channel-participation admin endpoint on the host."""
+        if not self.is_orderer:
+            raise ConfigError(f"{self.host} is a peer: it has no orderer admin endpoint")
+        return self.host_port + 2
+
+    @property
+    def chaincode_host(self) -> str:
+        """Host name of this peer org's chaincode-as-a-service container."""
+        return f"cc.{self.org.domain}"
+
+
+def _validate(data: Any, *, source: str) -> Topology:
+    try:
+        return Topology.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"invalid topology in {source}: {problems}") from None
+
+
+def load_topology(path: Path | None = None) -> Topology:
+    """Read and validate a topology file (default: ``network/topology.yaml``)."""
+    path = path or DEFAULT_TOPOLOGY
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read topology {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"topology {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"topology {path} must be a mapping, not {type(data).__name__}")
+    return _validate(data, source=str(path))

@@ -1,0 +1,39 @@
+"""One live network for the whole integration session: its own compose project, its own host
+ports and its own state directory, so it never touches a network started with `make up`.
+It is always torn down, whatever happened."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from orchestrator import engine
+from orchestrator.network import NetworkSpec, down, up
+from orchestrator.topology import load_topology
+
+
+def _free_port_base() -> int:
+    topology = load_topology()
+    for base in range(27000, 60000, 500):
+        t = topology.with_overrides(port_base=base)
+        ports = [p for n in t.nodes for p in (n.host_port, n.operations_port)] + [
+            n.admin_port for n in t.orderers_nodes
+        ]
+        if not engine.busy_ports(t.ports.bind, ports):
+            return base
+    raise RuntimeError("no free block of host ports for the test network")
+
+
+@pytest.fixture(scope="session")
+def live_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkSpec]:
+    topology = load_topology().with_overrides(port_base=_free_port_base())
+    spec = NetworkSpec.isolated(
+        tmp_path_factory.mktemp("network"), project=f"mecfab-it-{os.getpid()}", topology=topology
+    )
+    try:
+        up(spec)
+        yield spec
+    finally:
+        down(spec)

@@ -1,0 +1,209 @@
+"""Gateway error parsing: google.rpc.Status trailers, per-phase messages, and event-stream endings."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import any_pb2, timestamp_pb2
+
+from orchestrator.errors import LedgerError
+from orchestrator.gateway import (
+    ChaincodeEvent,
+    ChaincodeEventsError,
+    ChaincodeEventStream,
+    CommitStatusError,
+    EndorseError,
+    ErrorDetail,
+    EvaluateError,
+    GatewayError,
+    SubmitError,
+)
+from orchestrator.gateway.errors import (
+    STATUS_DETAILS_KEY,
+    error_details_from_metadata,
+    error_details_from_status,
+)
+
+gateway_pb2: Any = importlib.import_module("fabric_protos.gateway.gateway_pb2")
+chaincode_event_pb2: Any = importlib.import_module("fabric_protos.peer.chaincode_event_pb2")
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field, encoded by hand (independent of the code under test)."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _status_bytes(code: int, message: str, details: list[Any]) -> bytes:
+    """A google.rpc.Status {code=1, message=2, repeated Any details=3} in wire format."""
+    encoded = _varint(1 << 3 | 0) + _varint(code) + _field(2, message.encode())
+    for detail in details:
+        packed = any_pb2.Any()
+        packed.Pack(detail)
+        encoded += _field(3, packed.SerializeToString())
+    return encoded
+
+
+PEER_FAILURES = [
+    gateway_pb2.ErrorDetail(
+        address="peer0.edge1.mec:7051",
+        msp_id="Edge1MSP",
+        message="chaincode response 500, task t1 already exists",
+    ),
+    gateway_pb2.ErrorDetail(address="peer0.edge2.mec:9051", msp_id="Edge2MSP", message="timeout\nwaiting"),
+]
+
+
+class FakeRpcError(grpc.RpcError):  # type: ignore[misc]
+    """What a failed unary call raises: a ``grpc.RpcError`` that is also a ``grpc.Call``."""
+
+    def __init__(self, code: Any, details: str, trailers: tuple[tuple[str, Any], ...] = ()) -> None:
+        super().__init__(details)
+        self._code = code
+        self._details = details
+        self._trailers = trailers
+
+    def code(self) -> Any:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+    def trailing_metadata(self) -> tuple[tuple[str, Any], ...]:
+        return self._trailers
+
+
+def test_error_details_from_real_status() -> None:
+    foreign = timestamp_pb2.Timestamp(seconds=5)  # a non-ErrorDetail Any is skipped
+    status = _status_bytes(10, "failed to endorse transaction", [PEER_FAILURES[0], foreign, PEER_FAILURES[1]])
+    assert error_details_from_status(status) == (
+        ErrorDetail("peer0.edge1.mec:7051", "Edge1MSP", "chaincode response 500, task t1 already exists"),
+        ErrorDetail("peer0.edge2.mec:9051", "Edge2MSP", "timeout\nwaiting"),
+    )
+
+
+def test_error_details_tolerate_garbage_and_absence() -> None:
+    assert error_details_from_status(b"\xff\xff\xff") == ()
+    assert error_details_from_status(_status_bytes(2, "no details", [])) == ()
+    assert error_details_from_metadata([("content-type", "application/grpc")]) == ()
+
+
+def test_error_details_found_in_trailing_metadata() -> None:
+    trailers = [("x-other", "v"), (STATUS_DETAILS_KEY, _status_bytes(10, "m", PEER_FAILURES[:1]))]
+    assert [d.msp_id for d in error_details_from_metadata(trailers)] == ["Edge1MSP"]
+
+
+def test_endorse_error_from_rpc_error_is_one_clear_line() -> None:
+    trailers = ((STATUS_DETAILS_KEY, _status_bytes(10, "x", PEER_FAILURES)),)
+    rpc_error = FakeRpcError(grpc.StatusCode.ABORTED, "failed to endorse transaction", trailers)
+    error = EndorseError.from_rpc_error(rpc_error, tx_id="abc123")
+
+    assert isinstance(error, GatewayError)
+    assert isinstance(error, LedgerError)
+    assert error.exit_code == 5
+    assert error.tx_id == "abc123"
+    assert error.code == grpc.StatusCode.ABORTED
+    assert error.code_name == "ABORTED"
+    assert error.grpc_message == "failed to endorse transaction"
+    assert [d.address for d in error.details] == ["peer0.edge1.mec:7051", "peer0.edge2.mec:9051"]
+    assert str(error) == (
+        "endorse failed for transaction abc123: ABORTED: failed to endorse transaction "
+        "[peer0.edge1.mec:7051 (Edge1MSP): chaincode response 500, task t1 already exists; "
+        "peer0.edge2.mec:9051 (Edge2MSP): timeout waiting]"
+    )
+    assert "\n" not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("cls", "phase"),
+    [
+        (EvaluateError, "evaluate"),
+        (EndorseError, "endorse"),
+        (SubmitError, "submit"),
+        (CommitStatusError, "commit status"),
+    ],
+)
+def test_each_phase_names_itself(cls: type[GatewayError], phase: str) -> None:
+    error = cls.from_rpc_error(FakeRpcError(grpc.StatusCode.UNAVAILABLE, "connection refused"), tx_id="t9")
+    assert isinstance(error, cls)
+    assert str(error) == f"{phase} failed for transaction t9: UNAVAILABLE: connection refused"
+    assert error.details == ()
+
+
+def test_error_without_call_information() -> None:
+    error = GatewayError.from_rpc_error(grpc.RpcError("opaque"))
+    assert error.code is None
+    assert str(error) == "gateway call failed: UNKNOWN: opaque"
+
+
+# --- chaincode event stream -----------------------------------------------------------------------
+
+
+class FakeStreamCall:
+    """A server-streaming call: yields responses, then ends the way gRPC does on cancel or failure."""
+
+    def __init__(self, responses: list[Any], *, then: Any = None) -> None:
+        self._responses = responses
+        self._then = then
+        self.cancelled = threading.Event()
+
+    def __iter__(self) -> Iterator[Any]:
+        yield from self._responses
+        if self._then is not None:
+            raise FakeRpcError(self._then, "stream ended")
+        self.cancelled.wait(timeout=5)
+        raise FakeRpcError(grpc.StatusCode.CANCELLED, "Locally cancelled by application!")
+
+    def cancel(self) -> bool:
+        self.cancelled.set()
+        return True
+
+
+def _response(block: int, *tx_ids: str) -> Any:
+    events = [
+        chaincode_event_pb2.ChaincodeEvent(
+            chaincode_id="tasks", tx_id=tx, event_name="TaskCreated", payload=tx.encode()
+        )
+        for tx in tx_ids
+    ]
+    return gateway_pb2.ChaincodeEventsResponse(events=events, block_number=block)
+
+
+def test_event_stream_flattens_responses_and_ends_quietly_on_close() -> None:
+    call = FakeStreamCall([_response(4, "a", "b"), _response(5, "c")])
+    received: list[ChaincodeEvent] = []
+    with ChaincodeEventStream(call) as stream:
+        for event in stream:
+            received.append(event)
+            if len(received) == 3:
+                threading.Timer(0.05, stream.close).start()
+    assert call.cancelled.is_set()
+    assert received == [
+        ChaincodeEvent(block_number=4, tx_id="a", chaincode="tasks", event_name="TaskCreated", payload=b"a"),
+        ChaincodeEvent(block_number=4, tx_id="b", chaincode="tasks", event_name="TaskCreated", payload=b"b"),
+        ChaincodeEvent(block_number=5, tx_id="c", chaincode="tasks", event_name="TaskCreated", payload=b"c"),
+    ]
+
+
+def test_event_stream_failure_raises_chaincode_events_error() -> None:
+    stream = ChaincodeEventStream(FakeStreamCall([_response(1, "a")], then=grpc.StatusCode.PERMISSION_DENIED))
+    iterator = iter(stream)
+    assert next(iterator).tx_id == "a"
+    with pytest.raises(ChaincodeEventsError, match="chaincode events failed: PERMISSION_DENIED"):
+        next(iterator)
