@@ -167,7 +167,7 @@ def task_submit(
     cycles: Annotated[int, typer.Option(min=1, help="CPU cycles the task needs.")] = 2_000_000_000,
     input_bytes: Annotated[int, typer.Option(min=1, help="Input data size in bytes.")] = 1_000_000,
     deadline: Annotated[int, typer.Option(min=1, help="Seconds from now until the deadline.")] = 60,
-    max_price: Annotated[float, typer.Option(min=0, help="Most the requester pays, in credits.")] = 10.0,
+    max_price: Annotated[int, typer.Option(min=1, help="Most the requester pays, in credits.")] = 10,
     payload: Annotated[Path | None, typer.Option(help="File whose SHA-256 is recorded as the payload hash.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -191,7 +191,7 @@ def task_submit(
         with Ledger.connect(spec, org_obj.name) as ledger:
             if not ledger.edge_registered(org_obj.msp_id):
                 _progress(f"registering {org_obj.name} as an edge server")
-                ledger.register_edge(cpu_cycles_per_sec=2_000_000_000, memory_mb=2048, price_per_gigacycle=1.0)
+                ledger.register_edge(cpu_cycles_per_sec=2_000_000_000, memory_mb=2048, price_per_gigacycle=1)
             res = ledger.request_task(
                 tid,
                 cpu_cycles=cycles,
@@ -204,7 +204,7 @@ def task_submit(
                 "task_id": tid,
                 "tx_id": res.tx_id,
                 "block": res.block_number,
-                "timings_ms": {k: round(v * 1000, 2) for k, v in dataclasses.asdict(res.timings).items()},
+                "timings_ms": {k.removesuffix("_s"): round(v * 1000, 2) for k, v in dataclasses.asdict(res.timings).items()},
             }
 
     result = _run(submit)

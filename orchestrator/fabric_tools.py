@@ -57,8 +57,8 @@ class FabricTools:
         except subprocess.TimeoutExpired:
             raise NetworkError(f"{tool} {' '.join(args[:3])} did not finish within {timeout:.0f} s") from None
         if proc.returncode != 0:
-            lines = [ln for ln in (proc.stderr + proc.stdout).strip().splitlines() if ln.strip()]
-            raise ToolError(tool, args, lines[-1] if lines else f"exit code {proc.returncode}")
+            text = " ".join(ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip())
+            raise ToolError(tool, args, text or f"exit code {proc.returncode}")
         return proc.stdout
 
     # ---- artifacts -----------------------------------------------------------------------
@@ -149,7 +149,7 @@ class FabricTools:
                 state, peer, ["lifecycle", "chaincode", "querycommitted", "-C", channel, "-n", name, "--output", "json"]
             )
         except ToolError as exc:
-            if "not found" in exc.detail or "does not exist" in exc.detail:
+            if any(s in exc.detail for s in ("not found", "does not exist", "is not defined", "404")):
                 return None
             raise
         result: dict[str, Any] = json.loads(out)

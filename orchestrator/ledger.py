@@ -48,7 +48,7 @@ class Ledger:
         self.close()
 
     # ---- edges -------------------------------------------------------------------------------
-    def register_edge(self, *, cpu_cycles_per_sec: int, memory_mb: int, price_per_gigacycle: float) -> SubmitResult:
+    def register_edge(self, *, cpu_cycles_per_sec: int, memory_mb: int, price_per_gigacycle: int) -> SubmitResult:
         return self.contract.submit("RegisterEdge", str(cpu_cycles_per_sec), str(memory_mb), str(price_per_gigacycle))
 
     def get_edge(self, msp_id: str) -> dict[str, Any]:
@@ -69,7 +69,7 @@ class Ledger:
         cpu_cycles: int,
         input_bytes: int,
         deadline_unix: int,
-        max_price: float,
+        max_price: int,
         payload_hash: str,
     ) -> SubmitResult:
         return self.contract.submit(

@@ -49,7 +49,7 @@ def test_task_submitted_by_one_edge_is_read_back_from_another_org_and_all_peers_
     events: list[ChaincodeEvent] = []
 
     with Ledger.connect(live_network, "Edge1") as edge1:
-        edge1.register_edge(cpu_cycles_per_sec=3_000_000_000, memory_mb=4096, price_per_gigacycle=0.5)
+        edge1.register_edge(cpu_cycles_per_sec=3_000_000_000, memory_mb=4096, price_per_gigacycle=5)
         stream = edge1._gateway.network(live_network.topology.channel).chaincode_events(
             live_network.topology.chaincode.name
         )
@@ -67,7 +67,7 @@ def test_task_submitted_by_one_edge_is_read_back_from_another_org_and_all_peers_
             cpu_cycles=5_000_000_000,
             input_bytes=2048,
             deadline_unix=int(time.time()) + 600,
-            max_price=12.5,
+            max_price=12,
             payload_hash=payload_hash,
         )
         assert len(result.tx_id) == 64 and result.block_number > 0

@@ -1,0 +1,343 @@
+package mectask
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+	"github.com/hyperledger/fabric-contract-api-go/v2/metadata"
+)
+
+// ContractName is the default contract name: callers may invoke
+// "RegisterEdge" or, equivalently, "mectask:RegisterEdge".
+const ContractName = "mectask"
+
+// Version is reported in the contract metadata (org.hyperledger.fabric:GetMetadata).
+const Version = "0.1.0"
+
+// TaskContract is the mec-fabric task-sharing contract. Every exported method
+// except GetEvaluateTransactions is a chaincode transaction; helpers are
+// unexported on purpose.
+type TaskContract struct {
+	contractapi.Contract
+
+	// endorserMSPID, when set, is the MSP ID of the peer this chaincode
+	// server endorses for; writes are then accepted only from clients of
+	// that same org (see WithEndorserMSPID).
+	endorserMSPID string
+}
+
+// Option configures a TaskContract.
+type Option func(*TaskContract)
+
+// WithEndorserMSPID makes every write transaction fail unless the client's
+// MSP ID equals mspID, the MSP ID of the endorsing peer. It only suits an
+// endorsement policy where each org endorses its own writes (e.g. a client
+// sends its proposals to its own org's peer); with a policy needing peers of
+// several orgs the other orgs' peers would refuse. Empty means no check.
+func WithEndorserMSPID(mspID string) Option {
+	return func(c *TaskContract) { c.endorserMSPID = mspID }
+}
+
+// NewTaskContract builds the contract with its name and metadata set.
+func NewTaskContract(opts ...Option) *TaskContract {
+	c := &TaskContract{}
+	c.Name = ContractName
+	c.Info = metadata.InfoMetadata{
+		Title:       "MEC task sharing",
+		Description: "Edge registration and task requests between MEC servers",
+		Version:     Version,
+	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	return c
+}
+
+// GetEvaluateTransactions marks the read-only transactions in the metadata.
+func (c *TaskContract) GetEvaluateTransactions() []string {
+	return []string{"GetEdge", "ListEdges", "ReadTask", "TaskExists"}
+}
+
+// RegisterEdge registers (or, called again, updates) the capacity of the
+// caller's org as an edge. The edge's key is the caller's MSP ID, taken from
+// the client identity. Emits EdgeRegistered with the edge JSON.
+func (c *TaskContract) RegisterEdge(ctx contractapi.TransactionContextInterface, cpuCyclesPerSec, memoryMB, pricePerGigacycle string) (*Edge, error) {
+	capacity, err := ParseEdgeCapacity(cpuCyclesPerSec, memoryMB, pricePerGigacycle)
+	if err != nil {
+		return nil, err
+	}
+	mspID, err := c.writerMSPID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if mspID == CloudMSPID {
+		return nil, fmt.Errorf("org %s is the cloud and cannot register as an edge", mspID)
+	}
+	now, err := txSeconds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, err := edgeKey(ctx, mspID)
+	if err != nil {
+		return nil, err
+	}
+	registeredAt := now
+	var previous Edge
+	found, err := readJSON(ctx, key, "edge "+mspID, &previous)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		registeredAt = previous.RegisteredAt
+	}
+	edge := &Edge{
+		DocType:           DocTypeEdge,
+		MSPID:             mspID,
+		CPUCyclesPerSec:   capacity.CPUCyclesPerSec,
+		MemoryMB:          capacity.MemoryMB,
+		PricePerGigacycle: capacity.PricePerGigacycle,
+		RegisteredAt:      registeredAt,
+		UpdatedAt:         now,
+	}
+	if err := writeJSON(ctx, key, edge, EventEdgeRegistered); err != nil {
+		return nil, err
+	}
+	return edge, nil
+}
+
+// GetEdge returns the registered edge of the given MSP ID.
+func (c *TaskContract) GetEdge(ctx contractapi.TransactionContextInterface, mspID string) (*Edge, error) {
+	if _, err := ParseID("mspID", mspID); err != nil {
+		return nil, err
+	}
+	return getEdge(ctx, mspID)
+}
+
+// ListEdges returns every registered edge, sorted by MSP ID ([] when none).
+func (c *TaskContract) ListEdges(ctx contractapi.TransactionContextInterface) ([]*Edge, error) {
+	iter, err := ctx.GetStub().GetStateByPartialCompositeKey(edgeObjectType, []string{})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list edges: %w", err)
+	}
+	defer func() { _ = iter.Close() }()
+	edges := []*Edge{}
+	for iter.HasNext() {
+		kv, err := iter.Next()
+		if err != nil {
+			return nil, fmt.Errorf("cannot list edges: %w", err)
+		}
+		var edge Edge
+		if err := json.Unmarshal(kv.GetValue(), &edge); err != nil {
+			return nil, fmt.Errorf("stored edge under key %q is corrupt: %w", kv.GetKey(), err)
+		}
+		edges = append(edges, &edge)
+	}
+	// The key range is already in MSP ID order; sorting again keeps the
+	// contract independent of how a state database orders keys.
+	slices.SortFunc(edges, func(a, b *Edge) int { return strings.Compare(a.MSPID, b.MSPID) })
+	return edges, nil
+}
+
+// RequestTask publishes a task requested by the caller's org, which must be a
+// registered edge. Every argument is validated before the ledger is read.
+// Emits TaskRequested with the task JSON.
+func (c *TaskContract) RequestTask(ctx contractapi.TransactionContextInterface, taskID, cpuCycles, inputBytes, deadlineUnixSeconds, maxPrice, payloadHash string) (*Task, error) {
+	now, err := txSeconds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req, err := ParseTaskRequest(taskID, cpuCycles, inputBytes, deadlineUnixSeconds, maxPrice, payloadHash, now)
+	if err != nil {
+		return nil, err
+	}
+	mspID, err := c.writerMSPID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if mspID == CloudMSPID {
+		return nil, fmt.Errorf("org %s is the cloud and cannot request tasks", mspID)
+	}
+	if _, err := getEdge(ctx, mspID); err != nil {
+		return nil, err
+	}
+	key, err := taskKey(ctx, req.TaskID)
+	if err != nil {
+		return nil, err
+	}
+	exists, err := keyExists(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		return nil, fmt.Errorf("task %s already exists", req.TaskID)
+	}
+	task := &Task{
+		DocType:     DocTypeTask,
+		TaskID:      req.TaskID,
+		Requester:   mspID,
+		Status:      StatusRequested,
+		CPUCycles:   req.CPUCycles,
+		InputBytes:  req.InputBytes,
+		Deadline:    req.Deadline,
+		MaxPrice:    req.MaxPrice,
+		PayloadHash: req.PayloadHash,
+		RequestedAt: now,
+		RequestTxID: ctx.GetStub().GetTxID(),
+	}
+	if err := writeJSON(ctx, key, task, EventTaskRequested); err != nil {
+		return nil, err
+	}
+	return task, nil
+}
+
+// ReadTask returns the task with the given ID.
+func (c *TaskContract) ReadTask(ctx contractapi.TransactionContextInterface, taskID string) (*Task, error) {
+	if _, err := ParseID("taskID", taskID); err != nil {
+		return nil, err
+	}
+	key, err := taskKey(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	var task Task
+	found, err := readJSON(ctx, key, "task "+taskID, &task)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("task %s does not exist", taskID)
+	}
+	return &task, nil
+}
+
+// TaskExists reports whether a task with the given ID exists.
+func (c *TaskContract) TaskExists(ctx contractapi.TransactionContextInterface, taskID string) (bool, error) {
+	if _, err := ParseID("taskID", taskID); err != nil {
+		return false, err
+	}
+	key, err := taskKey(ctx, taskID)
+	if err != nil {
+		return false, err
+	}
+	return keyExists(ctx, key)
+}
+
+// writerMSPID returns the caller's MSP ID for a write transaction, enforcing
+// the optional endorsing-peer org check.
+func (c *TaskContract) writerMSPID(ctx contractapi.TransactionContextInterface) (string, error) {
+	mspID, err := callerMSPID(ctx)
+	if err != nil {
+		return "", err
+	}
+	if c.endorserMSPID != "" && mspID != c.endorserMSPID {
+		return "", fmt.Errorf("client org %s does not match endorsing peer org %s", mspID, c.endorserMSPID)
+	}
+	return mspID, nil
+}
+
+// callerMSPID returns the MSP ID of the identity that signed the proposal.
+func callerMSPID(ctx contractapi.TransactionContextInterface) (string, error) {
+	ci := ctx.GetClientIdentity()
+	// contractapi stores a nil *cid.ClientID when the creator cannot be parsed.
+	if p, ok := ci.(*cid.ClientID); ci == nil || (ok && p == nil) {
+		return "", errors.New("cannot determine the caller's msp id: no client identity")
+	}
+	mspID, err := ci.GetMSPID()
+	if err != nil {
+		return "", fmt.Errorf("cannot determine the caller's msp id: %w", err)
+	}
+	if mspID == "" {
+		return "", errors.New("cannot determine the caller's msp id: it is empty")
+	}
+	return mspID, nil
+}
+
+// txSeconds returns the transaction timestamp (set by the client and the
+// same on every endorsing peer) in Unix seconds.
+func txSeconds(ctx contractapi.TransactionContextInterface) (int64, error) {
+	ts, err := ctx.GetStub().GetTxTimestamp()
+	if err != nil {
+		return 0, fmt.Errorf("cannot read the transaction timestamp: %w", err)
+	}
+	if err := ts.CheckValid(); err != nil {
+		return 0, fmt.Errorf("invalid transaction timestamp: %w", err)
+	}
+	return ts.GetSeconds(), nil
+}
+
+func edgeKey(ctx contractapi.TransactionContextInterface, mspID string) (string, error) {
+	key, err := ctx.GetStub().CreateCompositeKey(edgeObjectType, []string{mspID})
+	if err != nil {
+		return "", fmt.Errorf("cannot build the key of edge %s: %w", mspID, err)
+	}
+	return key, nil
+}
+
+func taskKey(ctx contractapi.TransactionContextInterface, taskID string) (string, error) {
+	key, err := ctx.GetStub().CreateCompositeKey(taskObjectType, []string{taskID})
+	if err != nil {
+		return "", fmt.Errorf("cannot build the key of task %s: %w", taskID, err)
+	}
+	return key, nil
+}
+
+func getEdge(ctx contractapi.TransactionContextInterface, mspID string) (*Edge, error) {
+	key, err := edgeKey(ctx, mspID)
+	if err != nil {
+		return nil, err
+	}
+	var edge Edge
+	found, err := readJSON(ctx, key, "edge "+mspID, &edge)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("edge %s is not registered", mspID)
+	}
+	return &edge, nil
+}
+
+func keyExists(ctx contractapi.TransactionContextInterface, key string) (bool, error) {
+	value, err := ctx.GetStub().GetState(key)
+	if err != nil {
+		return false, fmt.Errorf("cannot read the world state: %w", err)
+	}
+	return value != nil, nil
+}
+
+// readJSON loads the JSON document under key into out; found is false when
+// the key is absent. what names the record in errors ("task t-1").
+func readJSON(ctx contractapi.TransactionContextInterface, key, what string, out any) (found bool, err error) {
+	value, err := ctx.GetStub().GetState(key)
+	if err != nil {
+		return false, fmt.Errorf("cannot read %s: %w", what, err)
+	}
+	if value == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(value, out); err != nil {
+		return false, fmt.Errorf("stored %s is corrupt: %w", what, err)
+	}
+	return true, nil
+}
+
+// writeJSON stores v under key and emits event with the same bytes. Struct
+// fields marshal in declaration order, so the bytes are deterministic.
+func writeJSON(ctx contractapi.TransactionContextInterface, key string, v any, event string) error {
+	value, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("cannot encode the record under key %q: %w", key, err)
+	}
+	if err := ctx.GetStub().PutState(key, value); err != nil {
+		return fmt.Errorf("cannot write the world state: %w", err)
+	}
+	if err := ctx.GetStub().SetEvent(event, value); err != nil {
+		return fmt.Errorf("cannot emit event %s: %w", event, err)
+	}
+	return nil
+}

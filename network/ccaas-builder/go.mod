@@ -1,0 +1,3 @@
+module mecfabric/ccaasbuilder
+
+go 1.25.0
