@@ -204,7 +204,9 @@ def task_submit(
                 "task_id": tid,
                 "tx_id": res.tx_id,
                 "block": res.block_number,
-                "timings_ms": {k.removesuffix("_s"): round(v * 1000, 2) for k, v in dataclasses.asdict(res.timings).items()},
+                "timings_ms": {
+                    k.removesuffix("_s"): round(v * 1000, 2) for k, v in dataclasses.asdict(res.timings).items()
+                },
             }
 
     result = _run(submit)

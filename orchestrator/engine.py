@@ -94,3 +94,20 @@ class Compose:
 
 def project_containers(client: Any, project: str) -> list[Any]:
     return list(client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"}))
+
+
+def remove_project(client: Any, project: str) -> int:
+    """Remove a compose project's containers, networks and volumes by label (no compose file
+    needed); returns how many objects were removed."""
+    label = {"label": f"com.docker.compose.project={project}"}
+    removed = 0
+    for container in project_containers(client, project):
+        container.remove(force=True, v=True)
+        removed += 1
+    for network in client.networks.list(filters=label):
+        network.remove()
+        removed += 1
+    for volume in client.volumes.list(filters=label):
+        volume.remove(force=True)
+        removed += 1
+    return removed

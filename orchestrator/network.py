@@ -373,8 +373,15 @@ def status(spec: NetworkSpec) -> Status:
 def down(spec: NetworkSpec, *, progress: Progress = _quiet, keep_state: bool = False) -> None:
     """Remove every container, network and volume of the project, and its generated files."""
     progress(f"removing compose project {spec.project!r} (containers, network, volumes)")
-    engine.connect()
-    spec.compose().down() if spec.compose_file.exists() else None
+    client = engine.connect()
+    try:
+        if spec.compose_file.exists():
+            spec.compose().down()
+    finally:
+        # whatever compose managed (or not, with a broken file), nothing labelled stays behind
+        leftovers = engine.remove_project(client, spec.project)
+        if leftovers:
+            log.info("removed %d leftover objects of %s by label", leftovers, spec.project)
     if not keep_state and spec.state.root.exists():
         shutil.rmtree(spec.state.root)
         progress(f"removed {spec.state.root}")

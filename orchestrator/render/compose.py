@@ -31,7 +31,9 @@ def _labels(topology: Topology, *, role: str, org: str) -> dict[str, str]:
 
 
 def _rel(state: StateDir, path: Any, state_rel: str) -> str:
-    return str(PurePosixPath(state_rel) / path.relative_to(state.root))
+    """A bind-mount source relative to the compose file; "./" marks it as a path, not a volume name."""
+    rel = str(PurePosixPath(state_rel) / path.relative_to(state.root))
+    return rel if rel.startswith(("/", "./", "../")) else f"./{rel}"
 
 
 def _ports(topology: Topology, pairs: list[tuple[int, int]]) -> list[str]:
