@@ -32,7 +32,7 @@ task_app = typer.Typer(help="Record and read tasks on the ledger.", no_args_is_h
 app.add_typer(network_app, name="network")
 app.add_typer(task_app, name="task")
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 out = Console()
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator import engine, metrics
-from orchestrator.errors import EnvironmentProblem, NetworkError
+from orchestrator.errors import ConfigError, EnvironmentProblem, NetworkError
 from orchestrator.fabric_tools import FabricTools, org_admin_flags
 from orchestrator.paths import StateDir
 from orchestrator.render import ccaas_package, package_id, render_compose, render_configtx, render_crypto_config
@@ -115,6 +115,12 @@ def render(spec: NetworkSpec) -> list[Path]:
 
 def generate(spec: NetworkSpec, tools: FabricTools, progress: Progress = _quiet) -> None:
     """Rendered files, then crypto material and the genesis block (kept once made)."""
+    marker = spec.state.root / "fabric-version"
+    if marker.exists() and marker.read_text().strip() != spec.fabric_version:
+        raise ConfigError(
+            f"network {spec.project!r} was created with Fabric {marker.read_text().strip()}, not "
+            f"{spec.fabric_version}: run 'make down' (or 'mecfab network down') before switching versions"
+        )
     render(spec)
     if not spec.state.org_msp(spec.topology.orderer_org).is_dir():
         progress("generating crypto material (cryptogen)")
@@ -123,6 +129,7 @@ def generate(spec: NetworkSpec, tools: FabricTools, progress: Progress = _quiet)
     if not block.exists():
         progress(f"creating the genesis block of channel {spec.topology.channel!r} (configtxgen)")
         tools.genesis_block(spec.state, profile=PROFILE, channel=spec.topology.channel)
+        marker.write_text(spec.fabric_version + "\n")
 
 
 # ---- bring up ----------------------------------------------------------------------------------

@@ -42,9 +42,9 @@ gobuild "$repo/chaincode" "$work/chaincode.bin"
 # socket inside); chaincode runs as a service through our external builder.
 mkdir -p "$work/peer" && base_rootfs "$work/peer/rootfs"
 cp "$fabric/bin/peer" "$work/peer/rootfs/usr/local/bin/"
-sed 's#^\(  endpoint:\) unix:///var/run/docker.sock$#\1 ""#' "$fabric/config/core.yaml" \
+sed 's#^\([[:space:]]*endpoint:\) unix:///var/run/docker.sock$#\1 ""#' "$fabric/config/core.yaml" \
   >"$work/peer/rootfs/etc/hyperledger/fabric/core.yaml"
-grep -q '^  endpoint: ""$' "$work/peer/rootfs/etc/hyperledger/fabric/core.yaml" \
+grep -q '^[[:space:]]*endpoint: ""$' "$work/peer/rootfs/etc/hyperledger/fabric/core.yaml" \
   || die "could not clear vm.endpoint in Fabric $version's sampleconfig core.yaml"
 mkdir -p "$work/peer/rootfs/opt/hyperledger/ccaas_builder/bin"
 for step in detect build release; do cp "$work/ccaas" "$work/peer/rootfs/opt/hyperledger/ccaas_builder/bin/$step"; done

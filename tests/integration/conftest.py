@@ -37,3 +37,10 @@ def live_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkSp
         yield spec
     finally:
         down(spec)
+        client = engine.connect()
+        label = {"label": f"com.docker.compose.project={spec.project}"}
+        left = [c.name for c in client.containers.list(all=True, filters=label)]
+        left += [n.name for n in client.networks.list(filters=label)]
+        left += [v.name for v in client.volumes.list(filters=label)]
+        assert not left, f"down left these behind: {left}"
+        assert not spec.state.root.exists(), "down left the state directory behind"

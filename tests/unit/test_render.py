@@ -109,7 +109,23 @@ def test_compose_wires_each_peer_to_its_chaincode_and_publishes_loopback_ports()
     assert services["cc.edge2.mec"]["environment"]["CHAINCODE_ID"] == "mectask_1.0:ab"
     node = t.peer_nodes[2]
     assert f"127.0.0.1:{node.host_port}:7051" in peer["ports"]
-    assert peer["volumes"][0].startswith(".mecfab/x/organizations/peerOrganizations/edge2.mec/peers/")
+    assert peer["volumes"][0].startswith("./.mecfab/x/organizations/peerOrganizations/edge2.mec/peers/")
     orderer = services["orderer1.orderer.mec"]
     assert f"127.0.0.1:{t.orderers_nodes[0].admin_port}:7053" in orderer["ports"]
     assert orderer["labels"]["mecfab.role"] == "orderer"
+
+
+def test_switching_fabric_version_on_an_existing_network_is_refused(tmp_path: Path) -> None:
+    from typing import cast
+
+    import pytest
+
+    from orchestrator.errors import ConfigError
+    from orchestrator.fabric_tools import FabricTools
+    from orchestrator.network import generate
+
+    spec = NetworkSpec.isolated(tmp_path, project="p", topology=load_topology(), version="2.5.0")
+    (tmp_path / "fabric-version").write_text("3.1.1\n")
+    with pytest.raises(ConfigError, match=r"created with Fabric 3\.1\.1, not 2\.5\.0"):
+        generate(spec, cast(FabricTools, None))
+    assert not spec.compose_file.exists(), "nothing may be rendered when refusing"
