@@ -275,9 +275,7 @@ def test_chaincode_events_request_from_block_after_tx(identity: Identity) -> Non
 
 
 def _action_payload(result: bytes) -> bytes:
-    chaincode_action = proposal_pb2.ChaincodeAction(
-        response=proposal_response_pb2.Response(status=200, payload=result)
-    )
+    chaincode_action = proposal_pb2.ChaincodeAction(response=proposal_response_pb2.Response(status=200, payload=result))
     response_payload = proposal_response_pb2.ProposalResponsePayload(
         proposal_hash=b"h", extension=chaincode_action.SerializeToString()
     )
@@ -359,9 +357,7 @@ def test_commit_error_names_the_code() -> None:
         "MVCC_READ_CONFLICT",
         8,
     )
-    assert (
-        str(error) == "transaction tx42 failed to commit in block 8 with status code 11 (MVCC_READ_CONFLICT)"
-    )
+    assert str(error) == "transaction tx42 failed to commit in block 8 with status code 11 (MVCC_READ_CONFLICT)"
 
 
 def test_phase_timings_total() -> None:
