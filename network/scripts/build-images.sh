@@ -30,8 +30,10 @@ base_rootfs() {  # base_rootfs <dir>: busybox shell, /tmp, data dirs
 }
 build() {  # build <name> <dockerfile> <tag>
   log "image $3"
+  # the legacy builder (no buildx here); its deprecation notice is noise, real errors are shown
   DOCKER_BUILDKIT=0 docker build -q -f "$repo/network/images/$2" -t "$3" \
-    --label "org.opencontainers.image.source=mec-fabric" "$work/$1" >/dev/null
+    --label "org.opencontainers.image.source=mec-fabric" "$work/$1" >/dev/null 2>"$work/$1.log" \
+    || { cat "$work/$1.log" >&2; die "docker build of $3 failed"; }
 }
 
 log "compiling the ccaas builder and the chaincode"
