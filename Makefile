@@ -6,7 +6,7 @@ FABRIC_VERSION ?= $(shell sed -n 's/^FABRIC_VERSION_DEFAULT=//p' network/version
 export FABRIC_VERSION
 PYTHON ?= python3
 
-.PHONY: help setup venv images up down status render lint typecheck unit gotest integration test clean
+.PHONY: help setup venv venv-ddpg images up down status render lint typecheck unit gotest integration test clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -19,6 +19,11 @@ venv: .venv/.installed
 	@test -x $(PY) || $(PYTHON) -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv-ddpg: .venv/.installed-ddpg ## add the DDPG extra (PyTorch, gymnasium) to the venv
+.venv/.installed-ddpg: .venv/.installed
+	$(PY) -m pip install -q -e '.[dev,ddpg]'
 	@touch $@
 
 images: setup ## build Fabric $(FABRIC_VERSION) from its Go module and the peer/orderer/chaincode images
@@ -37,13 +42,13 @@ status: ## show nodes, health, heights, the Raft leader and the chaincode
 render: venv ## re-render the committed docker-compose.yaml from network/topology.yaml
 	.venv/bin/mecfab network render
 
-lint: venv ## ruff + mypy + go vet
+lint: venv-ddpg ## ruff + mypy + go vet
 	.venv/bin/ruff check orchestrator tests
 	.venv/bin/mypy
 	cd chaincode && go vet ./...
 	cd network/ccaas-builder && go vet ./...
 
-unit: venv ## Python unit tests (no Docker)
+unit: venv-ddpg ## Python unit tests (no Docker; includes the DDPG agent's)
 	.venv/bin/pytest -q tests/unit
 
 gotest: ## Go tests of the chaincode and the ccaas builder

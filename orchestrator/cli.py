@@ -20,6 +20,7 @@ from rich.table import Table
 
 from orchestrator import network as net
 from orchestrator.errors import ConfigError, MecFabError
+from orchestrator.sim_cli import sim_app
 from orchestrator.topology import Org, OrgKind
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ network_app = typer.Typer(help="Bring the Fabric network up, inspect it, take it
 task_app = typer.Typer(help="Record and read tasks on the ledger.", no_args_is_help=True)
 app.add_typer(network_app, name="network")
 app.add_typer(task_app, name="task")
+app.add_typer(sim_app, name="sim", help="Latency model and DDPG executor selection (second paper), no Docker.")
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console()

@@ -31,7 +31,7 @@ TASK_FEATURES = 2
 class FeatureScales:
     """Divisors that bring each feature near [0, 1]."""
 
-    latency_s: float = 1.5
+    latency_s: float = 2.0
     capacity_hz: float = 4.0e9
     cycles: float = 2.0e9
     bits: float = 2.0e7
@@ -52,4 +52,5 @@ def encode(view: ClusterView, task: TaskSpec, scales: FeatureScales) -> npt.NDAr
     link = view_consensus_s(view) / scales.latency_s
     nodes = np.stack([load, capacity / scales.capacity_hz, link], axis=1).reshape(-1)
     obs = np.concatenate([nodes, [task.cycles / scales.cycles, task.bits / scales.bits]])
-    return np.clip(obs, 0.0, scales.clip).astype(np.float32)
+    encoded: npt.NDArray[np.float32] = np.clip(obs, 0.0, scales.clip).astype(np.float32)
+    return encoded

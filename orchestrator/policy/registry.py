@@ -69,7 +69,5 @@ def create_policy(name: str, options: PolicyOptions | None = None) -> SelectionP
     try:
         factory = _REGISTRY[name]
     except KeyError:
-        raise ConfigError(
-            f"unknown selection policy {name!r}; known: {', '.join(available_policies())}"
-        ) from None
+        raise ConfigError(f"unknown selection policy {name!r}; known: {', '.join(available_policies())}") from None
     return factory(options or PolicyOptions())

@@ -49,9 +49,7 @@ class SimConfig(_Strict):
         4.0e9, gt=0, description="ι upper bound: CPU cycles per second of the fastest node [cycles/s]"
     )
     area_m: float = Field(1000.0, gt=0, description="side of the square the nodes are placed in [m]")
-    min_distance_m: float = Field(
-        10.0, gt=0, description="floor on d(l,f) so the path loss stays finite [m]"
-    )
+    min_distance_m: float = Field(10.0, gt=0, description="floor on d(l,f) so the path loss stays finite [m]")
     # --- eq. 1: migration from the cloud to the executor
     backhaul_bps: float = Field(1.0e9, gt=0, description="β: fiber rate from the cloud to a node [bit/s]")
     # --- eq. 2: block generation
@@ -70,7 +68,7 @@ class SimConfig(_Strict):
         3.98e-21, gt=0, description="M0: noise power spectral density (-174 dBm/Hz) [W/Hz]"
     )
     # --- eq. 5: consensus messages
-    append_bits: float = Field(4.0e6, gt=0, description="H: size of an AppendEntries message [bit]")
+    append_bits: float = Field(1.6e7, gt=0, description="H: size of an AppendEntries message (a 2 MB block) [bit]")
     ack_bits: float = Field(8.0e3, gt=0, description="U: size of the confirmation message [bit]")
     # --- the workload
     arrival_rate_hz: float = Field(6.0, gt=0, description="λ: Poisson task arrival rate [tasks/s]")
@@ -80,7 +78,7 @@ class SimConfig(_Strict):
     item_bits_max: float = Field(2.0e6, gt=0, description="K upper bound: size of one item [bit]")
     task_cycles_min: float = Field(2.0e8, gt=0, description="CPU demand lower bound of a task [cycles]")
     task_cycles_max: float = Field(2.0e9, gt=0, description="CPU demand upper bound of a task [cycles]")
-    deadline_s: float = Field(1.5, gt=0, description="deadline of every task, from its arrival [s]")
+    deadline_s: float = Field(2.0, gt=0, description="deadline of every task, from its arrival [s]")
     deadline_penalty_s: float = Field(
         1.0, ge=0, description="extra negative reward for a missed deadline [s of latency]"
     )
@@ -116,11 +114,9 @@ class DdpgConfig(_Strict):
         0.99, ge=0, lt=1, description="κ: share of a target network kept at each update, ψ' = κψ' + (1-κ)ψ [-]"
     )
     replay_size: int = Field(50_000, ge=1, description="capacity of the experience deque δ [transitions]")
-    batch_size: int = Field(64, ge=1, description="mini-batch e sampled from δ [transitions]")
-    warmup_steps: int = Field(
-        1_000, ge=0, description="γ: steps of random actions before updates start [steps]"
-    )
-    update_every: int = Field(1, ge=1, description="environment steps between mini-batch updates [steps]")
+    batch_size: int = Field(128, ge=1, description="mini-batch e sampled from δ [transitions]")
+    warmup_steps: int = Field(1_000, ge=0, description="γ: steps of random actions before updates start [steps]")
+    update_every: int = Field(4, ge=1, description="environment steps between mini-batch updates [steps]")
     noise_std: float = Field(0.2, ge=0, description="σ of the Gaussian exploration noise g [action units]")
     refine_radius: float = Field(0.3, ge=0, description="δ of eq. 7: L2 radius of the refinement ball [-]")
     refine_candidates: int = Field(
@@ -128,6 +124,9 @@ class DdpgConfig(_Strict):
     )
     optimizer: OptimizerName = Field("adam", description="optimizer of both networks [-]")
     grad_clip: float = Field(1.0, gt=0, description="max L2 norm of a gradient step [-]")
+    rate_jitter: float = Field(
+        0.5, ge=0, lt=1, description="training draws each episode's λ uniformly in λ·(1 ± rate_jitter) [-]"
+    )
     threads: int = Field(1, ge=1, le=64, description="torch CPU threads [count]")
 
 

@@ -222,7 +222,8 @@ class DdpgAgent:
             out = action.squeeze(0).numpy().copy()
         if explore and self.config.noise_std > 0:
             out = out + self.rng.normal(0.0, self.config.noise_std, size=out.shape).astype(np.float32)
-        return np.clip(out, -1.0, 1.0).astype(np.float32)
+        clipped: Obs = np.clip(out, -1.0, 1.0).astype(np.float32)
+        return clipped
 
     def random_action(self) -> Obs:
         return self.rng.uniform(-1.0, 1.0, size=self.n_nodes).astype(np.float32)
@@ -307,19 +308,17 @@ def train(
     steps: int,
     seed: int = 0,
     trial: int = 0,
-    rate_jitter: float = 0.5,
     on_episode: Callable[[EpisodeStats], None] | None = None,
 ) -> TrainingResult:
     """Algorithm 1 for ``episodes`` episodes of ``steps`` decisions each.
 
     Each episode replays a fresh seeded trace whose arrival rate is drawn uniformly within
-    ``±rate_jitter`` of the configured one, so the policy sees light and heavy load.
+    ``±rate_jitter`` (a DdpgConfig field) of the configured one, so the policy sees light and heavy load.
     """
     if episodes < 1 or steps < 1:
         raise ConfigError(f"episodes and steps must be >= 1, got episodes={episodes} steps={steps}")
-    if not 0 <= rate_jitter < 1:
-        raise ConfigError(f"rate_jitter must be in [0, 1), got {rate_jitter}")
     config = ddpg_config or DdpgConfig()
+    rate_jitter = config.rate_jitter
     agent = DdpgAgent(sim_config.n_nodes, config, seed=seed)
     scales = feature_scales(sim_config)
     env = MecSelectionEnv(sim_config, steps=steps, scales=scales)
@@ -335,10 +334,8 @@ def train(
         critic_losses: list[float] = []
         actor_losses: list[float] = []
         for _ in range(steps):
-            if total_steps < config.warmup_steps:
-                action = agent.random_action()
-            else:
-                action = agent.act(obs, explore=True)
+            warming_up = total_steps < config.warmup_steps
+            action = agent.random_action() if warming_up else agent.act(obs, explore=True)
             next_obs, reward, _, _, info = env.step(action)
             agent.replay.append(obs, action, float(reward), next_obs)
             obs = next_obs

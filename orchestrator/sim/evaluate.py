@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from orchestrator.policy.base import SelectionPolicy
+from orchestrator.policy.registry import PolicyOptions, create_policy
 from orchestrator.sim.cluster import ClusterSimulator, StepRecord
 from orchestrator.sim.config import SimConfig
 from orchestrator.sim.traces import Trace, generate_traces
@@ -126,13 +128,25 @@ def summarize(results: Sequence[RunResult]) -> Summary:
     )
 
 
+def paired_difference(results: Sequence[RunResult], policy: str, reference: str) -> tuple[float, float]:
+    """Mean over runs of ``policy``'s mean latency minus ``reference``'s on the same trace, with 95% CI.
+
+    Pairing by trace removes the run-to-run spread of the workload, so this interval is much
+    tighter than the two policies' separate intervals.
+    """
+    ours = {r.run: r.mean_latency_s for r in results if r.policy == policy}
+    theirs = {r.run: r.mean_latency_s for r in results if r.policy == reference}
+    runs = sorted(set(ours) & set(theirs))
+    return mean_ci([ours[run] - theirs[run] for run in runs])
+
+
 # A factory gets the config of the cell being run and returns a fresh policy, or None when the
 # policy does not apply there (a DDPG policy trained for another N).
 PolicyFactory = Callable[[SimConfig], SelectionPolicy | None]
 
 
 def compare(
-    policies: dict[str, PolicyFactory], config: SimConfig, *, runs: int, steps: int, seed: int
+    policies: Mapping[str, PolicyFactory], config: SimConfig, *, runs: int, steps: int, seed: int
 ) -> list[RunResult]:
     """Every policy on the same ``runs`` traces; one RunResult per policy and run."""
     traces = generate_traces(config, steps=steps, runs=runs, seed=seed)
@@ -148,18 +162,28 @@ def compare(
 
 
 def summary_frame(results: Sequence[RunResult], **labels: float | int | str) -> pd.DataFrame:
-    """One row per policy (in first-seen order) with ``labels`` as extra leading columns."""
+    """One row per policy (in first-seen order) with ``labels`` as extra leading columns.
+
+    ``gap_to_best_other_s`` is the paired mean-latency difference to the best other policy
+    (``best_other``), negative when this policy is faster, with its 95% CI.
+    """
     order = list(dict.fromkeys(r.policy for r in results))
+    summaries = {name: summarize([r for r in results if r.policy == name]) for name in order}
     rows = []
     for name in order:
         row: dict[str, float | int | str] = dict(labels)
-        row.update(asdict(summarize([r for r in results if r.policy == name])))
+        row.update(asdict(summaries[name]))
+        others = [o for o in order if o != name]
+        if others:  # the paired gap to the best of the other policies on the same traces
+            best = min(others, key=lambda o: summaries[o].mean_latency_s)
+            gap, gap_ci = paired_difference(results, name, best)
+            row.update(best_other=best, gap_to_best_other_s=gap, gap_to_best_other_ci=gap_ci)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def sweep(
-    policies: dict[str, PolicyFactory],
+    policies: Mapping[str, PolicyFactory],
     config: SimConfig,
     *,
     arrival_rates: Sequence[float] = (),
@@ -167,9 +191,13 @@ def sweep(
     runs: int,
     steps: int,
     seed: int,
+    rate_per_node: bool = True,
     on_cell: Callable[[str, float], None] | None = None,
 ) -> pd.DataFrame:
-    """Summaries over arrival rate (at the config's N) and over N (at the config's rate).
+    """Summaries over arrival rate (at the config's N) and over N.
+
+    Across N the arrival rate grows with the cluster (``rate_per_node``: λ·N/N0, the same load per
+    node) unless ``rate_per_node`` is False, when it stays at the config's λ.
 
     Columns: ``sweep`` ('arrival_rate_hz' or 'n_nodes'), ``value``, ``arrival_rate_hz``,
     ``n_nodes``, then the :class:`Summary` fields.
@@ -178,14 +206,39 @@ def sweep(
     cells: list[tuple[str, float, SimConfig]] = [
         ("arrival_rate_hz", float(rate), config.with_updates(arrival_rate_hz=rate)) for rate in arrival_rates
     ]
-    cells += [("n_nodes", float(n), config.with_updates(n_nodes=n)) for n in node_counts]
+    for n in node_counts:
+        rate = config.arrival_rate_hz * n / config.n_nodes if rate_per_node else config.arrival_rate_hz
+        cells.append(("n_nodes", float(n), config.with_updates(n_nodes=n, arrival_rate_hz=rate)))
     for axis, value, cell in cells:
         if on_cell is not None:
             on_cell(axis, value)
         results = compare(policies, cell, runs=runs, steps=steps, seed=seed)
         frames.append(
-            summary_frame(
-                results, sweep=axis, value=value, arrival_rate_hz=cell.arrival_rate_hz, n_nodes=cell.n_nodes
-            )
+            summary_frame(results, sweep=axis, value=value, arrival_rate_hz=cell.arrival_rate_hz, n_nodes=cell.n_nodes)
         )
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def policy_factories(names: Sequence[str], *, model_paths: Mapping[int, Path], seed: int) -> dict[str, PolicyFactory]:
+    """Factories for :func:`orchestrator.sim.evaluate.sweep`; ``ddpg`` uses the file for each N, if any."""
+    factories: dict[str, PolicyFactory] = {}
+    for name in names:
+        if name == "ddpg":
+
+            def ddpg(config: SimConfig) -> SelectionPolicy | None:
+                path = model_paths.get(config.n_nodes)
+                if path is None:
+                    return None
+                from orchestrator.policy.ddpg import DdpgPolicy  # torch only when a DDPG policy is used
+
+                return DdpgPolicy.load(path, n_nodes=config.n_nodes)
+
+            factories[name] = ddpg
+        else:
+            create_policy(name)  # fail early on an unknown name
+
+            def baseline(config: SimConfig, name: str = name) -> SelectionPolicy:
+                return create_policy(name, PolicyOptions(seed=seed, n_nodes=config.n_nodes))
+
+            factories[name] = baseline
+    return factories

@@ -71,7 +71,9 @@ def snr(
     """Eq. 4: ρ = W d^-ϱ Υ / (B M0) (dimensionless; splitting W and B over F links leaves it unchanged)."""
     d = np.asarray(distance_m, dtype=np.float64)
     return np.asarray(
-        transmit_power_w * np.power(d, -path_loss_exponent) * np.asarray(shadowing, dtype=np.float64)
+        transmit_power_w
+        * np.power(d, -path_loss_exponent)
+        * np.asarray(shadowing, dtype=np.float64)
         / (bandwidth_hz * noise_psd_w_per_hz),
         dtype=np.float64,
     )
@@ -121,9 +123,7 @@ def queueing_delay(backlog_cycles: FloatArray | float, capacity_hz: FloatArray |
     )
 
 
-def drain_backlog(
-    backlog_cycles: FloatArray, capacity_hz: FloatArray, elapsed_s: float
-) -> FloatArray:
+def drain_backlog(backlog_cycles: FloatArray, capacity_hz: FloatArray, elapsed_s: float) -> FloatArray:
     """The backlog left after ``elapsed_s`` seconds of work: max(0, w - ι t)."""
     return np.maximum(0.0, backlog_cycles - capacity_hz * elapsed_s)
 

@@ -64,8 +64,8 @@ def generate_trace(config: SimConfig, *, steps: int, seed: int) -> Trace:
     items = rng.integers(config.items_min, config.items_max, size=t, endpoint=True, dtype=np.int64)
     item_bits = rng.uniform(config.item_bits_min, config.item_bits_max, size=t)
     cycles = rng.uniform(config.task_cycles_min, config.task_cycles_max, size=t)
-    shadowing = rng.normal(0.0, config.shadowing_std_db, size=(t, n, n)) if config.shadowing_std_db else (
-        np.zeros((t, n, n))
+    shadowing = (
+        rng.normal(0.0, config.shadowing_std_db, size=(t, n, n)) if config.shadowing_std_db else (np.zeros((t, n, n)))
     )
     return Trace(
         seed=seed,
