@@ -143,6 +143,9 @@ def network_status(
     if as_json:
         _emit_json(dataclasses.asdict(st) | {"leaders": st.leaders})
         return
+    if all(n.container == "missing" for n in st.nodes):
+        out.print(f"network {st.project!r} is not running: start it with 'make up'")
+        raise typer.Exit(1)
     table = Table(title=f"network {st.project} · channel {st.channel} · Fabric {st.fabric_version}")
     for col in ("node", "role", "org", "container", "health", "height", "raft"):
         table.add_column(col)

@@ -6,6 +6,7 @@ import json
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.errors import NetworkError
 from orchestrator.gateway import Contract, Gateway, Identity, SubmitResult
 
 if TYPE_CHECKING:
@@ -26,6 +27,10 @@ class Ledger:
         t = spec.topology
         org = t.org(org_name)
         peer = t.peer_of(org)
+        if not spec.state.user_msp(org, user).is_dir():
+            raise NetworkError(
+                f"network {spec.project!r} has no identities in {spec.state.root} (is it up?): run 'make up'"
+            )
         identity = Identity.from_msp_dir(org.msp_id, spec.state.user_msp(org, user))
         gateway = Gateway(
             endpoint=f"{t.ports.bind}:{peer.host_port}",

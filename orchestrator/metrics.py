@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 _LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -61,7 +64,8 @@ def healthz(host: str, port: int, *, timeout: float = 2.0) -> tuple[bool, str]:
     try:
         status, body = _get(f"http://{host}:{port}/healthz", timeout)
     except (OSError, urllib.error.URLError) as exc:
-        return False, f"unreachable ({exc.__class__.__name__})"
+        log.debug("healthz %s:%d: %s", host, port, exc)
+        return False, "unreachable"
     if status == 200:
         return True, "OK"
     try:
