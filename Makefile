@@ -51,8 +51,9 @@ lint: venv-ddpg ## ruff + mypy + go vet
 unit: venv-ddpg ## Python unit tests (no Docker; includes the DDPG agent's)
 	.venv/bin/pytest -q tests/unit
 
-gotest: ## Go tests of the chaincode and the ccaas builder
+gotest: ## Go tests of the chaincode and the ccaas builder, plus a short run of each fuzz target
 	cd chaincode && go test ./...
+	FUZZTIME=$${FUZZTIME:-3s} bash chaincode/fuzz.sh
 	cd network/ccaas-builder && go test ./...
 
 integration: images ## integration tests against a live network of their own (always torn down)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +68,12 @@ class Ledger:
     def edge_registered(self, msp_id: str) -> bool:
         return any(e.get("mspId") == msp_id or e.get("id") == msp_id for e in self.list_edges())
 
-    # ---- tasks -------------------------------------------------------------------------------
+    # ---- tasks: the lifecycle (see chaincode/README.md for who calls and who endorses) -------
+    def parties(self, task_id: str) -> list[str]:
+        """MSP IDs whose peers must endorse a two-party transaction: requester and executor."""
+        task = self.read_task(task_id)
+        return [m for m in (task["requester"], task.get("executor") or "") if m]
+
     def request_task(
         self,
         task_id: str,
@@ -76,13 +83,121 @@ class Ledger:
         deadline_unix: int,
         max_price: int,
         payload_hash: str,
+        payload: bytes | None = None,
+        delegate_award: bool = False,
     ) -> SubmitResult:
+        """Ask for a task. The payload travels in transient data into this org's private collection."""
+        args = [task_id, str(cpu_cycles), str(input_bytes), str(deadline_unix), str(max_price), payload_hash]
+        function = "RequestTask"
+        if delegate_award:
+            function = "RequestTaskWithOptions"
+            args.append(json.dumps({"delegateAward": True}))
+        transient = {"payload": payload} if payload is not None else None
+        return self.contract.submit(function, *args, transient=transient, endorsing_orgs=[self.msp_id])
+
+    def shortlist(self, task_id: str, candidates: Sequence[str]) -> SubmitResult:
+        return self.contract.submit("Shortlist", task_id, json.dumps(list(candidates)), endorsing_orgs=[self.msp_id])
+
+    def offer(self, task_id: str, *, willing: bool, price: int = 0, estimated_seconds: int = 0) -> SubmitResult:
         return self.contract.submit(
-            "RequestTask", task_id, str(cpu_cycles), str(input_bytes), str(deadline_unix), str(max_price), payload_hash
+            "Offer",
+            task_id,
+            "true" if willing else "false",
+            str(price if willing else 0),
+            str(estimated_seconds if willing else 0),
+            endorsing_orgs=[self.msp_id],
         )
 
+    def award(self, task_id: str, executor: str, *, payload: bytes | None = None) -> SubmitResult:
+        """Requester (with the payload) or Cloud (delegated, without it) picks the executor."""
+        requester = self.read_task(task_id)["requester"]
+        transient = {"payload": payload} if payload is not None else None
+        return self.contract.submit(
+            "Award", task_id, executor, transient=transient, endorsing_orgs=_unique([requester, executor])
+        )
+
+    def send_payload(self, task_id: str, payload: bytes) -> SubmitResult:
+        return self.contract.submit(
+            "SendPayload", task_id, transient={"payload": payload}, endorsing_orgs=self.parties(task_id)
+        )
+
+    def submit_result(self, task_id: str, result: bytes) -> SubmitResult:
+        digest = hashlib.sha256(result).hexdigest()
+        return self.contract.submit(
+            "SubmitResult", task_id, digest, transient={"result": result}, endorsing_orgs=self.parties(task_id)
+        )
+
+    def settle(self, task_id: str) -> SubmitResult:
+        return self.contract.submit("Settle", task_id, endorsing_orgs=self.parties(task_id))
+
+    def dispute(self, task_id: str, reason: str) -> SubmitResult:
+        return self.contract.submit("Dispute", task_id, reason, endorsing_orgs=self.parties(task_id))
+
+    def expire(self, task_id: str) -> SubmitResult:
+        task = self.read_task(task_id)
+        orgs = self.parties(task_id) if task["status"] == "AWARDED" else [self.msp_id]
+        return self.contract.submit("Expire", task_id, endorsing_orgs=orgs)
+
+    def reassign(self, task_id: str, *, deadline_unix: int) -> SubmitResult:
+        return self.contract.submit("Reassign", task_id, str(deadline_unix), endorsing_orgs=[self.msp_id])
+
+    def transfer_ownership(self, task_id: str, new_owner: str, *, payload: bytes | None = None) -> SubmitResult:
+        task = self.read_task(task_id)
+        orgs = self.parties(task_id) if task["status"] == "AWARDED" else [self.msp_id]
+        if payload is not None:
+            orgs = _unique([*orgs, new_owner])
+        transient = {"payload": payload} if payload is not None else None
+        return self.contract.submit("TransferOwnership", task_id, new_owner, transient=transient, endorsing_orgs=orgs)
+
+    def accept_ownership(self, task_id: str) -> SubmitResult:
+        task = self.read_task(task_id)
+        orgs = self.parties(task_id) if task["status"] == "AWARDED" else [self.msp_id]
+        return self.contract.submit("AcceptOwnership", task_id, endorsing_orgs=orgs)
+
+    # ---- queries -------------------------------------------------------------------------------
     def read_task(self, task_id: str) -> dict[str, Any]:
         return _json(self.contract.evaluate("ReadTask", task_id))
+
+    def task_history(self, task_id: str) -> list[dict[str, Any]]:
+        return _json_list(self.contract.evaluate("GetTaskHistory", task_id))
+
+    def tasks_by_status(self, status: str) -> list[dict[str, Any]]:
+        return _json_list(self.contract.evaluate("ListTasksByStatus", status))
+
+    def tasks_by_org(self, msp_id: str) -> list[dict[str, Any]]:
+        return _json_list(self.contract.evaluate("ListTasksByOrg", msp_id))
+
+    def offers(self, task_id: str) -> list[dict[str, Any]]:
+        return _json_list(self.contract.evaluate("ListOffers", task_id))
+
+    def balance(self, msp_id: str) -> dict[str, Any]:
+        return _json(self.contract.evaluate("GetBalance", msp_id))
+
+    def read_payload(self, task_id: str) -> bytes:
+        """The payload, from this org's own private collection (requester or executor only)."""
+        return self.contract.evaluate("ReadPayload", task_id)
+
+    def read_result(self, task_id: str) -> bytes:
+        return self.contract.evaluate("ReadResult", task_id)
+
+    def verify_payload(self, task_id: str, payload: bytes) -> dict[str, Any]:
+        return _json(self.contract.evaluate("VerifyPayload", task_id, transient={"payload": payload}))
+
+    def audit_credits(self) -> dict[str, Any]:
+        return _json(self.contract.evaluate("AuditCredits"))
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))
+
+
+def _json_list(data: bytes) -> list[dict[str, Any]]:
+    value = json.loads(data or b"[]")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"expected a JSON array from the chaincode, got {type(value).__name__}")
+    return value
 
 
 def _json(data: bytes) -> dict[str, Any]:

@@ -286,19 +286,29 @@ def deploy_chaincode(spec: NetworkSpec, tools: FabricTools, progress: Progress =
 
 
 def wait_chaincode_ready(spec: NetworkSpec, *, timeout: float) -> None:
+    """Every org's gateway reaches the chaincode on every org's peer: the chaincode answers and
+    gossip has spread membership across orgs (the Gateway picks endorsers from that view)."""
     from orchestrator.ledger import Ledger  # the gateway client is only needed from here on
 
-    def ready(peer: Node) -> bool:
+    targets = [org.msp_id for org in spec.topology.peer_orgs]
+
+    def ready(org_name: str) -> bool:
         try:
-            with Ledger.connect(spec, peer.org.name) as ledger:
-                ledger.list_edges()
+            with Ledger.connect(spec, org_name) as ledger:
+                for target in targets:
+                    ledger.contract.evaluate("ListEdges", target_orgs=[target])
             return True
-        except Exception as exc:
-            log.debug("chaincode on %s not ready: %s", peer.host, exc)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+            log.debug("chaincode not ready from %s: %s", org_name, exc)
             return False
 
-    for peer in spec.topology.peer_nodes:
-        _wait(f"chaincode on {peer.host}", functools.partial(ready, peer), timeout=timeout, interval=0.5)
+    for org in spec.topology.peer_orgs:
+        _wait(
+            f"chaincode on every peer, seen from {org.name}",
+            functools.partial(ready, org.name),
+            timeout=timeout,
+            interval=0.5,
+        )
 
 
 # ---- status and down ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import (
 const ContractName = "mectask"
 
 // Version is reported in the contract metadata (org.hyperledger.fabric:GetMetadata).
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // TaskContract is the mec-fabric task-sharing contract. Every exported method
 // except GetEvaluateTransactions is a chaincode transaction; helpers are
@@ -49,7 +49,7 @@ func NewTaskContract(opts ...Option) *TaskContract {
 	c.Name = ContractName
 	c.Info = metadata.InfoMetadata{
 		Title:       "MEC task sharing",
-		Description: "Edge registration and task requests between MEC servers",
+		Description: "Task sharing between MEC edge servers: requests, shortlists, offers, awards, private payloads and results, credits and reputation",
 		Version:     Version,
 	}
 	for _, opt := range opts {
@@ -60,15 +60,24 @@ func NewTaskContract(opts ...Option) *TaskContract {
 
 // GetEvaluateTransactions marks the read-only transactions in the metadata.
 func (c *TaskContract) GetEvaluateTransactions() []string {
-	return []string{"GetEdge", "ListEdges", "ReadTask", "TaskExists"}
+	return []string{
+		"GetEdge", "ListEdges", "ReadTask", "TaskExists", "GetBalance", "GetTaskHistory",
+		"ListTasksByStatus", "ListTasksByOrg", "ListOffers", "ReadPayload", "ReadResult",
+		"VerifyPayload", "VerifyResult", "AuditCredits",
+	}
 }
 
 // RegisterEdge registers (or, called again, updates) the capacity of the
 // caller's org as an edge. The edge's key is the caller's MSP ID, taken from
-// the client identity. Emits EdgeRegistered with the edge JSON.
+// the client identity. The first registration grants InitialGrant credits
+// and InitialReputation; later ones keep the account. Emits EdgeRegistered
+// with the edge JSON.
 func (c *TaskContract) RegisterEdge(ctx contractapi.TransactionContextInterface, cpuCyclesPerSec, memoryMB, pricePerGigacycle string) (*Edge, error) {
 	capacity, err := ParseEdgeCapacity(cpuCyclesPerSec, memoryMB, pricePerGigacycle)
 	if err != nil {
+		return nil, err
+	}
+	if err := noTransient(ctx); err != nil {
 		return nil, err
 	}
 	mspID, err := c.writerMSPID(ctx)
@@ -86,23 +95,27 @@ func (c *TaskContract) RegisterEdge(ctx contractapi.TransactionContextInterface,
 	if err != nil {
 		return nil, err
 	}
-	registeredAt := now
 	var previous Edge
 	found, err := readJSON(ctx, key, "edge "+mspID, &previous)
 	if err != nil {
 		return nil, err
 	}
-	if found {
-		registeredAt = previous.RegisteredAt
+	edge := &previous
+	if !found {
+		edge = &Edge{RegisteredAt: now}
 	}
-	edge := &Edge{
-		DocType:           DocTypeEdge,
-		MSPID:             mspID,
-		CPUCyclesPerSec:   capacity.CPUCyclesPerSec,
-		MemoryMB:          capacity.MemoryMB,
-		PricePerGigacycle: capacity.PricePerGigacycle,
-		RegisteredAt:      registeredAt,
-		UpdatedAt:         now,
+	edge.DocType = DocTypeEdge
+	edge.MSPID = mspID
+	edge.CPUCyclesPerSec = capacity.CPUCyclesPerSec
+	edge.MemoryMB = capacity.MemoryMB
+	edge.PricePerGigacycle = capacity.PricePerGigacycle
+	edge.UpdatedAt = now
+	if edge.Grant == 0 {
+		// First registration (or an edge registered by chaincode 0.1,
+		// which had no accounts): grant the credits once.
+		edge.Grant = InitialGrant
+		edge.Balance += InitialGrant
+		edge.Reputation = InitialReputation
 	}
 	if err := writeJSON(ctx, key, edge, EventEdgeRegistered); err != nil {
 		return nil, err
@@ -115,11 +128,21 @@ func (c *TaskContract) GetEdge(ctx contractapi.TransactionContextInterface, mspI
 	if _, err := ParseID("mspID", mspID); err != nil {
 		return nil, err
 	}
+	if err := noTransient(ctx); err != nil {
+		return nil, err
+	}
 	return getEdge(ctx, mspID)
 }
 
 // ListEdges returns every registered edge, sorted by MSP ID ([] when none).
 func (c *TaskContract) ListEdges(ctx contractapi.TransactionContextInterface) ([]*Edge, error) {
+	if err := noTransient(ctx); err != nil {
+		return nil, err
+	}
+	return listEdges(ctx)
+}
+
+func listEdges(ctx contractapi.TransactionContextInterface) ([]*Edge, error) {
 	iter, err := ctx.GetStub().GetStateByPartialCompositeKey(edgeObjectType, []string{})
 	if err != nil {
 		return nil, fmt.Errorf("cannot list edges: %w", err)
@@ -144,9 +167,20 @@ func (c *TaskContract) ListEdges(ctx contractapi.TransactionContextInterface) ([
 }
 
 // RequestTask publishes a task requested by the caller's org, which must be a
-// registered edge. Every argument is validated before the ledger is read.
-// Emits TaskRequested with the task JSON.
+// registered edge. Every argument is validated before the ledger is read. The
+// optional transient "payload" (whose SHA-256 must equal payloadHash) is
+// stored in the requester's implicit private collection. Emits TaskRequested.
 func (c *TaskContract) RequestTask(ctx contractapi.TransactionContextInterface, taskID, cpuCycles, inputBytes, deadlineUnixSeconds, maxPrice, payloadHash string) (*Task, error) {
+	return c.requestTask(ctx, taskID, cpuCycles, inputBytes, deadlineUnixSeconds, maxPrice, payloadHash, "{}")
+}
+
+// RequestTaskWithOptions is RequestTask with a JSON options object, e.g.
+// {"delegateAward":true} to let the Cloud award the task.
+func (c *TaskContract) RequestTaskWithOptions(ctx contractapi.TransactionContextInterface, taskID, cpuCycles, inputBytes, deadlineUnixSeconds, maxPrice, payloadHash, options string) (*Task, error) {
+	return c.requestTask(ctx, taskID, cpuCycles, inputBytes, deadlineUnixSeconds, maxPrice, payloadHash, options)
+}
+
+func (c *TaskContract) requestTask(ctx contractapi.TransactionContextInterface, taskID, cpuCycles, inputBytes, deadlineUnixSeconds, maxPrice, payloadHash, options string) (*Task, error) {
 	now, err := txSeconds(ctx)
 	if err != nil {
 		return nil, err
@@ -154,6 +188,19 @@ func (c *TaskContract) RequestTask(ctx contractapi.TransactionContextInterface, 
 	req, err := ParseTaskRequest(taskID, cpuCycles, inputBytes, deadlineUnixSeconds, maxPrice, payloadHash, now)
 	if err != nil {
 		return nil, err
+	}
+	opts, err := ParseRequestOptions("options", options)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := transientValues(ctx, map[string]int{TransientPayload: MaxPayloadBytes})
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := payload[TransientPayload]; ok {
+		if err := matchHash(TransientPayload, p, "payloadHash", req.PayloadHash); err != nil {
+			return nil, err
+		}
 	}
 	mspID, err := c.writerMSPID(ctx)
 	if err != nil {
@@ -176,20 +223,30 @@ func (c *TaskContract) RequestTask(ctx contractapi.TransactionContextInterface, 
 	if exists {
 		return nil, fmt.Errorf("task %s already exists", req.TaskID)
 	}
+	txID := ctx.GetStub().GetTxID()
 	task := &Task{
-		DocType:     DocTypeTask,
-		TaskID:      req.TaskID,
-		Requester:   mspID,
-		Status:      StatusRequested,
-		CPUCycles:   req.CPUCycles,
-		InputBytes:  req.InputBytes,
-		Deadline:    req.Deadline,
-		MaxPrice:    req.MaxPrice,
-		PayloadHash: req.PayloadHash,
-		RequestedAt: now,
-		RequestTxID: ctx.GetStub().GetTxID(),
+		DocType:       DocTypeTask,
+		TaskID:        req.TaskID,
+		Requester:     mspID,
+		Status:        StatusRequested,
+		CPUCycles:     req.CPUCycles,
+		InputBytes:    req.InputBytes,
+		Deadline:      req.Deadline,
+		MaxPrice:      req.MaxPrice,
+		PayloadHash:   req.PayloadHash,
+		RequestedAt:   now,
+		RequestTxID:   txID,
+		DelegateAward: opts.DelegateAward,
+		Candidates:    []string{},
+		UpdatedAt:     now,
+		LastTxID:      txID,
 	}
-	if err := writeJSON(ctx, key, task, EventTaskRequested); err != nil {
+	if p, ok := payload[TransientPayload]; ok {
+		if err := putPrivate(ctx, mspID, payloadObjectType, task.TaskID, p); err != nil {
+			return nil, err
+		}
+	}
+	if err := saveTask(ctx, nil, task, EventTaskRequested, mspID, nil); err != nil {
 		return nil, err
 	}
 	return task, nil
@@ -200,6 +257,14 @@ func (c *TaskContract) ReadTask(ctx contractapi.TransactionContextInterface, tas
 	if _, err := ParseID("taskID", taskID); err != nil {
 		return nil, err
 	}
+	if err := noTransient(ctx); err != nil {
+		return nil, err
+	}
+	return loadTask(ctx, taskID)
+}
+
+// loadTask reads a task that must exist.
+func loadTask(ctx contractapi.TransactionContextInterface, taskID string) (*Task, error) {
 	key, err := taskKey(ctx, taskID)
 	if err != nil {
 		return nil, err
@@ -212,12 +277,16 @@ func (c *TaskContract) ReadTask(ctx contractapi.TransactionContextInterface, tas
 	if !found {
 		return nil, fmt.Errorf("task %s does not exist", taskID)
 	}
+	normalizeTask(&task)
 	return &task, nil
 }
 
 // TaskExists reports whether a task with the given ID exists.
 func (c *TaskContract) TaskExists(ctx contractapi.TransactionContextInterface, taskID string) (bool, error) {
 	if _, err := ParseID("taskID", taskID); err != nil {
+		return false, err
+	}
+	if err := noTransient(ctx); err != nil {
 		return false, err
 	}
 	key, err := taskKey(ctx, taskID)
@@ -227,8 +296,9 @@ func (c *TaskContract) TaskExists(ctx contractapi.TransactionContextInterface, t
 	return keyExists(ctx, key)
 }
 
-// writerMSPID returns the caller's MSP ID for a write transaction, enforcing
-// the optional endorsing-peer org check.
+// writerMSPID returns the caller's MSP ID for a write transaction that only
+// the caller's own org endorses, enforcing the optional endorsing-peer org
+// check.
 func (c *TaskContract) writerMSPID(ctx contractapi.TransactionContextInterface) (string, error) {
 	mspID, err := callerMSPID(ctx)
 	if err != nil {
@@ -238,6 +308,16 @@ func (c *TaskContract) writerMSPID(ctx contractapi.TransactionContextInterface) 
 		return "", fmt.Errorf("client org %s does not match endorsing peer org %s", mspID, c.endorserMSPID)
 	}
 	return mspID, nil
+}
+
+// checkPartyEndorser enforces the optional endorsing-peer org check for a
+// transaction that the parties of a task endorse: the endorsing peer's org
+// must be the caller's or one of parties.
+func (c *TaskContract) checkPartyEndorser(caller, taskID string, parties ...string) error {
+	if c.endorserMSPID == "" || c.endorserMSPID == caller || slices.Contains(parties, c.endorserMSPID) {
+		return nil
+	}
+	return fmt.Errorf("endorsing peer org %s is not a party to task %s", c.endorserMSPID, taskID)
 }
 
 // callerMSPID returns the MSP ID of the identity that signed the proposal.

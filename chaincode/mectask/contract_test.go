@@ -2,94 +2,13 @@ package mectask
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
-	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
-
-const (
-	t0       int64 = 1_750_000_000
-	goodHash       = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-)
-
-// harness runs contract calls as successive fake transactions on one ledger;
-// a call that returns no error is committed.
-type harness struct {
-	t        *testing.T
-	ledger   *fakeLedger
-	contract *TaskContract
-	now      int64
-	n        int
-	last     *fakeStub
-}
-
-func newHarness(t *testing.T, opts ...Option) *harness {
-	return &harness{t: t, ledger: newFakeLedger(), contract: NewTaskContract(opts...), now: t0}
-}
-
-func (h *harness) ctx(identity cid.ClientIdentity) (*contractapi.TransactionContext, *fakeStub) {
-	h.n++
-	stub := newFakeStub(h.ledger, fmt.Sprintf("tx%03d", h.n), h.now)
-	ctx := &contractapi.TransactionContext{}
-	ctx.SetStub(stub)
-	ctx.SetClientIdentity(identity)
-	h.last = stub
-	return ctx, stub
-}
-
-func (h *harness) as(mspID string) *contractapi.TransactionContext {
-	ctx, _ := h.ctx(fakeIdentity{mspID: mspID})
-	return ctx
-}
-
-func (h *harness) commit(err error) {
-	if err == nil {
-		h.last.commit()
-	}
-}
-
-func (h *harness) register(mspID, cpu, mem, price string) (*Edge, error) {
-	edge, err := h.contract.RegisterEdge(h.as(mspID), cpu, mem, price)
-	h.commit(err)
-	return edge, err
-}
-
-func (h *harness) request(mspID, id, cycles, in, deadline, price, hash string) (*Task, error) {
-	task, err := h.contract.RequestTask(h.as(mspID), id, cycles, in, deadline, price, hash)
-	h.commit(err)
-	return task, err
-}
-
-func (h *harness) mustRegister(mspID string) {
-	h.t.Helper()
-	if _, err := h.register(mspID, "3000000000", "8192", "5"); err != nil {
-		h.t.Fatalf("register %s: %v", mspID, err)
-	}
-}
-
-func wantErr(t *testing.T, err error, want string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want %q", want)
-	}
-	if err.Error() != want {
-		t.Fatalf("error\n got: %s\nwant: %s", err.Error(), want)
-	}
-}
-
-func mustJSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 func TestRegisterEdgeStoresEdgeAndEmitsEvent(t *testing.T) {
 	h := newHarness(t)
@@ -97,7 +16,8 @@ func TestRegisterEdgeStoresEdgeAndEmitsEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"docType":"edge","mspId":"Edge1MSP","cpuCyclesPerSec":3000000000,"memoryMB":8192,"pricePerGigacycle":5,"registeredAt":1750000000,"updatedAt":1750000000}`
+	want := `{"docType":"edge","mspId":"Edge1MSP","cpuCyclesPerSec":3000000000,"memoryMB":8192,"pricePerGigacycle":5,"registeredAt":1750000000,"updatedAt":1750000000,` +
+		`"grant":1000000,"balance":1000000,"reputation":500,"settledTasks":0,"expiredTasks":0,"disputedTasks":0}`
 	if got := mustJSON(t, edge); got != want {
 		t.Fatalf("edge JSON\n got: %s\nwant: %s", got, want)
 	}
@@ -260,11 +180,14 @@ func TestRequestTaskStoresTaskAndEmitsEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"docType":"task","taskId":"t-17","requester":"Edge1MSP","status":"REQUESTED","cpuCycles":2000000000,"inputBytes":1048576,"deadline":1750000065,"maxPrice":120,"payloadHash":"` + goodHash + `","requestedAt":1750000005,"requestTxId":"tx002"}`
+	want := `{"docType":"task","taskId":"t-17","requester":"Edge1MSP","status":"REQUESTED","cpuCycles":2000000000,"inputBytes":1048576,"deadline":1750000065,"maxPrice":120,"payloadHash":"` + goodHash + `","requestedAt":1750000005,"requestTxId":"tx002",` +
+		`"delegateAward":false,"round":0,"candidates":[],"executor":"","price":0,"estimatedSeconds":0,"escrow":0,"awardedAt":0,"payloadDelivered":false,` +
+		`"resultHash":"","completedAt":0,"closedAt":0,"disputeReason":"","pendingOwner":"","updatedAt":1750000005,"lastTxId":"tx002"}`
 	if got := mustJSON(t, task); got != want {
 		t.Fatalf("task JSON\n got: %s\nwant: %s", got, want)
 	}
-	if h.last.eventName != EventTaskRequested || string(h.last.eventPayload) != want || h.last.eventCount != 1 {
+	// The event is the task JSON as written plus the actor.
+	if h.last.eventName != EventTaskRequested || string(h.last.eventPayload) != strings.TrimSuffix(want, "}")+`,"actor":"Edge1MSP"}` || h.last.eventCount != 1 {
 		t.Fatalf("event = %q %s (%d events)", h.last.eventName, h.last.eventPayload, h.last.eventCount)
 	}
 	read, err := h.contract.ReadTask(h.as("Edge2MSP"), "t-17")
@@ -350,7 +273,7 @@ func TestRequestTaskDuplicateID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *got != *first {
+	if mustJSON(t, got) != mustJSON(t, first) {
 		t.Fatalf("duplicate request changed the task: %+v", got)
 	}
 }
@@ -369,6 +292,7 @@ func TestCorruptStateIsReported(t *testing.T) {
 	h := newHarness(t)
 	key, _ := shimKey(taskObjectType, "t-1")
 	h.ledger.state[key] = []byte("{not json")
+	defer delete(h.ledger.state, key) // keep the end-of-test invariant check meaningful
 	_, err := h.contract.ReadTask(h.as("Edge1MSP"), "t-1")
 	if err == nil || !strings.HasPrefix(err.Error(), "stored task t-1 is corrupt: ") {
 		t.Fatalf("error = %v", err)
@@ -395,17 +319,19 @@ func TestSameInputsSameBytes(t *testing.T) {
 
 func TestCanTransition(t *testing.T) {
 	allowed := map[[2]TaskStatus]bool{
-		{StatusRequested, StatusShortlisted}: true,
-		{StatusRequested, StatusCancelled}:   true,
-		{StatusShortlisted, StatusAwarded}:   true,
-		{StatusShortlisted, StatusCancelled}: true,
-		{StatusAwarded, StatusCompleted}:     true,
-		{StatusAwarded, StatusCancelled}:     true,
-		{StatusCompleted, StatusSettled}:     true,
+		{StatusRequested, StatusShortlisted}:   true,
+		{StatusRequested, StatusExpired}:       true,
+		{StatusShortlisted, StatusShortlisted}: true,
+		{StatusShortlisted, StatusAwarded}:     true,
+		{StatusShortlisted, StatusExpired}:     true,
+		{StatusAwarded, StatusCompleted}:       true,
+		{StatusAwarded, StatusExpired}:         true,
+		{StatusCompleted, StatusSettled}:       true,
+		{StatusCompleted, StatusDisputed}:      true,
+		{StatusExpired, StatusRequested}:       true,
 	}
-	all := []TaskStatus{StatusRequested, StatusShortlisted, StatusAwarded, StatusCompleted, StatusSettled, StatusCancelled}
-	for _, from := range all {
-		for _, to := range all {
+	for _, from := range Statuses {
+		for _, to := range Statuses {
 			if got := CanTransition(from, to); got != allowed[[2]TaskStatus{from, to}] {
 				t.Errorf("CanTransition(%s, %s) = %v", from, to, got)
 			}

@@ -112,6 +112,9 @@ def _peer(topology: Topology, node: Node, state: StateDir, state_rel: str) -> di
         "CORE_PEER_CHAINCODELISTENADDRESS": f"0.0.0.0:{PEER_CHAINCODE_PORT}",
         "CORE_PEER_GOSSIP_BOOTSTRAP": address,
         "CORE_PEER_GOSSIP_EXTERNALENDPOINT": address,
+        # A peer that tried another org's peer before it knew that org's TLS CA (channel join)
+        # retries after reconnectInterval: 25 s by default, 2 s here so membership converges fast.
+        "CORE_PEER_GOSSIP_RECONNECTINTERVAL": "2s",
         "CORE_PEER_LOCALMSPID": node.org.msp_id,
         "CORE_PEER_MSPCONFIGPATH": f"{FABRIC_CFG}/msp",
         "CORE_PEER_FILESYSTEMPATH": DATA,

@@ -86,17 +86,12 @@ def test_task_submitted_by_one_edge_is_read_back_from_another_org_and_all_peers_
 
 
 def test_chaincode_refusal_reaches_the_client_as_an_endorse_error(live_network: NetworkSpec) -> None:
-    with Ledger.connect(live_network, "Edge4") as edge4, pytest.raises(EndorseError) as err:
-        edge4.request_task(
-            "never-registered",
-            cpu_cycles=1,
-            input_bytes=1,
-            deadline_unix=int(time.time()) + 60,
-            max_price=1,
-            payload_hash="0" * 64,
-        )
-    assert "not registered" in str(err.value)
+    with Ledger.connect(live_network, "Cloud") as cloud, pytest.raises(EndorseError) as err:
+        cloud.register_edge(cpu_cycles_per_sec=1, memory_mb=1, price_per_gigacycle=1)
+    assert "cannot register as an edge" in str(err.value)
     assert err.value.tx_id
+    with Ledger.connect(live_network, "Edge1") as edge1:
+        assert "CloudMSP" not in {e["mspId"] for e in edge1.list_edges()}, "a refused call wrote nothing"
 
 
 def test_up_again_is_harmless(live_network: NetworkSpec) -> None:

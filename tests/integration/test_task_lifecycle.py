@@ -1,0 +1,117 @@
+"""Issue 3 on the live network: the task lifecycle across two edges, privacy of payload and
+result (implicit org collections), the two-party state-based endorsement, escrow and expiry."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from orchestrator.gateway import CommitError, GatewayError
+from orchestrator.ledger import Ledger
+from orchestrator.network import NetworkSpec
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def orgs(live_network: NetworkSpec) -> Iterator[dict[str, Ledger]]:
+    ledgers = {name: Ledger.connect(live_network, name) for name in ("Cloud", "Edge1", "Edge2", "Edge3")}
+    try:
+        for name in ("Edge1", "Edge2", "Edge3"):
+            if not ledgers[name].edge_registered(f"{name}MSP"):
+                ledgers[name].register_edge(cpu_cycles_per_sec=2_000_000_000, memory_mb=2048, price_per_gigacycle=3)
+        yield ledgers
+    finally:
+        for ledger in ledgers.values():
+            ledger.close()
+
+
+def _request(requester: Ledger, payload: bytes, *, deadline_s: int) -> str:
+    task_id = f"lc-{uuid.uuid4().hex[:10]}"
+    requester.request_task(
+        task_id,
+        cpu_cycles=3_000_000_000,
+        input_bytes=len(payload),
+        deadline_unix=int(time.time()) + deadline_s,
+        max_price=500,
+        payload_hash=hashlib.sha256(payload).hexdigest(),
+        payload=payload,
+    )
+    return task_id
+
+
+def _shortlist_and_award(orgs: dict[str, Ledger], task_id: str, payload: bytes, price: int) -> None:
+    orgs["Cloud"].shortlist(task_id, ["Edge2MSP", "Edge3MSP"])
+    orgs["Edge2"].offer(task_id, willing=True, price=price, estimated_seconds=5)
+    orgs["Edge3"].offer(task_id, willing=False)
+    orgs["Edge1"].award(task_id, "Edge2MSP", payload=payload)
+
+
+def test_full_lifecycle_moves_credits_and_keeps_payload_and_result_private(orgs: dict[str, Ledger]) -> None:
+    payload, result = b"matrix 4096x4096 " + uuid.uuid4().bytes, b"eigenvalues " + uuid.uuid4().bytes
+    before = {m: orgs["Cloud"].balance(m)["balance"] for m in ("Edge1MSP", "Edge2MSP")}
+    task_id = _request(orgs["Edge1"], payload, deadline_s=600)
+    _shortlist_and_award(orgs, task_id, payload, price=120)
+
+    task = orgs["Cloud"].read_task(task_id)
+    assert (task["status"], task["executor"], task["escrow"]) == ("AWARDED", "Edge2MSP", 120)
+    assert orgs["Edge2"].read_payload(task_id) == payload
+    assert orgs["Edge1"].read_payload(task_id) == payload
+    for outsider in ("Edge3", "Cloud"):
+        with pytest.raises(GatewayError, match="holds no payload"):
+            orgs[outsider].read_payload(task_id)
+    assert orgs["Cloud"].verify_payload(task_id, payload)["matches"] is True
+    assert orgs["Cloud"].verify_payload(task_id, b"forged")["matches"] is False
+
+    orgs["Edge2"].submit_result(task_id, result)
+    assert orgs["Edge1"].read_result(task_id) == result
+    with pytest.raises(GatewayError):
+        orgs["Edge3"].read_result(task_id)
+    orgs["Edge1"].settle(task_id)
+
+    after = {m: orgs["Cloud"].balance(m)["balance"] for m in ("Edge1MSP", "Edge2MSP")}
+    assert after["Edge1MSP"] == before["Edge1MSP"] - 120
+    assert after["Edge2MSP"] == before["Edge2MSP"] + 120
+    statuses = [h["value"]["status"] for h in orgs["Cloud"].task_history(task_id) if h.get("value")]
+    assert statuses[0] == "REQUESTED" and statuses[-1] == "SETTLED"
+    assert "AWARDED" in statuses and "COMPLETED" in statuses
+    assert task_id in {t["taskId"] for t in orgs["Cloud"].tasks_by_status("SETTLED")}
+    assert orgs["Cloud"].audit_credits()["balanced"] is True
+
+
+def test_executor_alone_cannot_change_an_awarded_task(orgs: dict[str, Ledger]) -> None:
+    payload = b"sbe " + uuid.uuid4().bytes
+    task_id = _request(orgs["Edge1"], payload, deadline_s=600)
+    _shortlist_and_award(orgs, task_id, payload, price=10)
+    result = b"forged alone"
+    with pytest.raises(CommitError) as err:
+        orgs["Edge2"].contract.submit(
+            "SubmitResult",
+            task_id,
+            hashlib.sha256(result).hexdigest(),
+            transient={"result": result},
+            endorsing_orgs=["Edge2MSP"],
+        )
+    assert err.value.code_name == "ENDORSEMENT_POLICY_FAILURE"
+    assert orgs["Cloud"].read_task(task_id)["status"] == "AWARDED"
+
+
+def test_expiry_returns_the_escrow_and_lowers_the_executor_reputation(orgs: dict[str, Ledger]) -> None:
+    payload = b"late " + uuid.uuid4().bytes
+    rep_before = orgs["Cloud"].balance("Edge2MSP")["reputation"]
+    balance_before = orgs["Cloud"].balance("Edge1MSP")["balance"]
+    task_id = _request(orgs["Edge1"], payload, deadline_s=4)
+    _shortlist_and_award(orgs, task_id, payload, price=50)
+    assert orgs["Cloud"].balance("Edge1MSP")["balance"] == balance_before - 50
+    with pytest.raises(GatewayError, match="deadline"):
+        orgs["Cloud"].expire(task_id)  # too early: refused at endorsement
+    time.sleep(max(0.0, orgs["Cloud"].read_task(task_id)["deadline"] - time.time() + 1.5))
+    orgs["Cloud"].expire(task_id)
+    assert orgs["Cloud"].read_task(task_id)["status"] == "EXPIRED"
+    assert orgs["Cloud"].balance("Edge1MSP")["balance"] == balance_before
+    assert orgs["Cloud"].balance("Edge2MSP")["reputation"] < rep_before
+    assert orgs["Cloud"].audit_credits()["balanced"] is True
