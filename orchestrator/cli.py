@@ -14,6 +14,7 @@ from rich.table import Table
 
 from orchestrator import network as net
 from orchestrator.cli_common import (
+    ConsensusOpt,
     EdgesOpt,
     JsonOpt,
     OrderersOpt,
@@ -55,10 +56,11 @@ def network_up(
     topology: TopologyOpt = None,
     edges: EdgesOpt = None,
     orderers: OrderersOpt = None,
+    consensus: ConsensusOpt = None,
     fabric_version: VersionOpt = None,
 ) -> None:
     """Start orderers, peers and chaincode servers, create the channel and deploy the chaincode."""
-    spec = spec_of(topology, edges, orderers, fabric_version)
+    spec = spec_of(topology, edges, orderers, fabric_version, consensus)
     start = time.monotonic()
     run(lambda: net.up(spec, progress=progress))
     console.print(
@@ -85,11 +87,12 @@ def network_render(
     topology: TopologyOpt = None,
     edges: EdgesOpt = None,
     orderers: OrderersOpt = None,
+    consensus: ConsensusOpt = None,
     fabric_version: VersionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Render crypto config, configtx.yaml, the compose file and the chaincode package (no Docker)."""
-    spec = spec_of(topology, edges, orderers, fabric_version)
+    spec = spec_of(topology, edges, orderers, fabric_version, consensus)
     paths = run(lambda: net.render(spec))
     if as_json:
         emit_json({"files": [str(p) for p in paths], "package_id": spec.package_id})

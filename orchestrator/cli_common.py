@@ -25,6 +25,9 @@ EdgesOpt = Annotated[
     int | None, typer.Option("--edges", min=1, max=32, help="Number of edge orgs (overrides the topology).")
 ]
 OrderersOpt = Annotated[int | None, typer.Option("--orderers", help="Raft orderers: 3 or 5 (overrides the topology).")]
+ConsensusOpt = Annotated[
+    str | None, typer.Option("--consensus", help="etcdraft (Raft, default) or bft (Fabric 3 SmartBFT, 4 orderers).")
+]
 VersionOpt = Annotated[
     str | None,
     typer.Option("--fabric-version", envvar="FABRIC_VERSION", help="Fabric version: 3.1.1 (default) or 2.5.0."),
@@ -48,9 +51,17 @@ def fail(message: str) -> NoReturn:
 
 
 def spec(
-    topology: Path | None = None, edges: int | None = None, orderers: int | None = None, version: str | None = None
+    topology: Path | None = None,
+    edges: int | None = None,
+    orderers: int | None = None,
+    version: str | None = None,
+    consensus: str | None = None,
 ) -> net.NetworkSpec:
-    return run(lambda: net.NetworkSpec.default(topology_file=topology, edges=edges, orderers=orderers, version=version))
+    return run(
+        lambda: net.NetworkSpec.default(
+            topology_file=topology, edges=edges, orderers=orderers, version=version, consensus=consensus
+        )
+    )
 
 
 def progress(message: str) -> None:

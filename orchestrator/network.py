@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from orchestrator import engine, metrics
 from orchestrator.errors import ConfigError, EnvironmentProblem, NetworkError
 from orchestrator.fabric_tools import FabricTools, org_admin_flags
@@ -52,11 +54,20 @@ class NetworkSpec:
         edges: int | None = None,
         orderers: int | None = None,
         version: str | None = None,
+        consensus: str | None = None,
     ) -> NetworkSpec:
         """The user's network. The committed ``docker-compose.yaml`` serves the default topology;
         any other topology gets its compose file inside its state directory."""
-        topology = load_topology(topology_file).with_overrides(edges=edges, orderers=orderers)
         state = StateDir(REPO_ROOT / ".mecfab" / DEFAULT_PROJECT)
+        if (
+            topology_file is None
+            and edges is None
+            and orderers is None
+            and consensus is None
+            and state.topology.exists()
+        ):
+            topology_file = state.topology  # the network that is there: status/down/task need no options
+        topology = load_topology(topology_file).with_overrides(edges=edges, orderers=orderers, consensus=consensus)
         is_default = topology == load_topology(DEFAULT_TOPOLOGY)
         compose = DEFAULT_COMPOSE if is_default else state.root / "docker-compose.yaml"
         return cls(topology, DEFAULT_PROJECT, compose, state, fabric_version(version))
@@ -103,6 +114,7 @@ def render(spec: NetworkSpec) -> list[Path]:
     """Write every rendered file of ``spec`` (no tool runs); returns the paths."""
     t = spec.topology
     files: dict[Path, str | bytes] = {
+        spec.state.topology: yaml.safe_dump(t.model_dump(), sort_keys=False),
         spec.state.crypto_config: render_crypto_config(t),
         spec.state.configtx: render_configtx(t, fabric_version=spec.fabric_version, state=spec.state),
         spec.compose_file: spec.render_compose(),
@@ -188,17 +200,23 @@ def _join_orderers(spec: NetworkSpec, tools: FabricTools, progress: Progress, ti
         if channel not in tools.orderer_channels(spec.state, node):
             progress(f"joining {node.host} to channel {channel!r} (osnadmin)")
             tools.orderer_join(spec.state, node, channel)
-    progress("waiting for a Raft leader")
-    _wait("a Raft leader", lambda: len(raft_leaders(spec)) == 1, timeout=timeout)
+    progress("waiting for a consensus leader")
+    _wait("a consensus leader", lambda: len(raft_leaders(spec)) == 1, timeout=timeout)
+
+
+def _consensus_metric(spec: NetworkSpec, name: str) -> str:
+    """etcdraft and SmartBFT export the same gauges under their own prefix."""
+    return f"consensus_{'BFT' if spec.topology.consensus == 'bft' else 'etcdraft'}_{name}"
 
 
 def raft_leaders(spec: NetworkSpec) -> list[Node]:
+    """Orderers that report themselves consensus leader (Raft leader or BFT primary)."""
     return [
         node
         for node in spec.topology.orderers_nodes
         if metrics.value(
             metrics.scrape(spec.topology.ports.bind, node.operations_port),
-            "consensus_etcdraft_is_leader",
+            _consensus_metric(spec, "is_leader"),
             channel=spec.topology.channel,
         )
         == 1
@@ -298,7 +316,7 @@ def wait_chaincode_ready(spec: NetworkSpec, *, timeout: float) -> None:
                 for target in targets:
                     ledger.contract.evaluate("ListEdges", target_orgs=[target])
             return True
-        except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+        except Exception as exc:
             log.debug("chaincode not ready from %s: %s", org_name, exc)
             return False
 
@@ -349,9 +367,9 @@ def status(spec: NetworkSpec) -> Status:
         samples = metrics.scrape(t.ports.bind, node.operations_port)
         healthy, detail = metrics.healthz(t.ports.bind, node.operations_port)
         if node.is_orderer:
-            committed = metrics.value(samples, "consensus_etcdraft_committed_block_number", channel=t.channel)
+            committed = metrics.value(samples, _consensus_metric(spec, "committed_block_number"), channel=t.channel)
             height = int(committed) + 1 if committed is not None else None
-            leader = metrics.value(samples, "consensus_etcdraft_is_leader", channel=t.channel)
+            leader = metrics.value(samples, _consensus_metric(spec, "is_leader"), channel=t.channel)
             nodes.append(
                 NodeStatus(
                     node.host,

@@ -32,6 +32,11 @@ class StateDir:
     root: Path
 
     @property
+    def topology(self) -> Path:
+        """The resolved topology the network was rendered from (overrides applied)."""
+        return self.root / "topology.yaml"
+
+    @property
     def crypto_config(self) -> Path:
         return self.root / "crypto-config.yaml"
 
@@ -70,6 +75,9 @@ class StateDir:
 
     def node_msp(self, node: Node) -> Path:
         return self.node_dir(node) / "msp"
+
+    def node_signcert(self, node: Node) -> Path:
+        return self.node_msp(node) / "signcerts" / f"{node.host}-cert.pem"
 
     def node_tls(self, node: Node) -> Path:
         return self.node_dir(node) / "tls"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from orchestrator.errors import ConfigError
 
@@ -36,8 +36,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+RAFT_SIZES = (3, 5)
+BFT_SIZES = (4, 7)  # 3f+1 consenters tolerate f byzantine faults
+
+
 class OrdererSpec(_Strict):
-    count: Literal[3, 5] = 3
+    count: int = 3  # etcdraft: 3 or 5; bft: 4 or 7 (4 by default)
     batch_timeout: str = "250ms"
     max_message_count: int = Field(100, ge=1, le=10_000)
     absolute_max_bytes: str = "10 MB"
@@ -84,12 +88,32 @@ class Topology(_Strict):
     name: str = Field("mec", pattern=r"^[a-z][a-z0-9-]{0,30}$")
     domain: str = Field("mec", pattern=r"^[a-z][a-z0-9.-]{0,60}$")
     channel: str = Field("mec", pattern=r"^[a-z][a-z0-9.-]{0,248}$")
-    consensus: Literal["etcdraft"] = "etcdraft"
+    consensus: Literal["etcdraft", "bft"] = "etcdraft"
     orderers: OrdererSpec = OrdererSpec()
     cloud: CloudSpec = CloudSpec()
     edges: EdgesSpec = EdgesSpec()
     chaincode: ChaincodeSpec = ChaincodeSpec()
     ports: PortsSpec = PortsSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bft_default_size(cls, data: Any) -> Any:
+        """consensus: bft without an orderer count means 4 consenters (f = 1)."""
+        if isinstance(data, dict) and data.get("consensus") == "bft":
+            orderers = dict(data.get("orderers") or {})
+            orderers.setdefault("count", BFT_SIZES[0])
+            return {**data, "orderers": orderers}
+        return data
+
+    @model_validator(mode="after")
+    def _orderer_count_fits_consensus(self) -> Topology:
+        sizes = BFT_SIZES if self.consensus == "bft" else RAFT_SIZES
+        if self.orderers.count not in sizes:
+            raise ValueError(
+                f"orderers.count {self.orderers.count} does not fit consensus {self.consensus}: "
+                f"use {' or '.join(map(str, sizes))}"
+            )
+        return self
 
     @field_validator("cloud")
     @classmethod
@@ -100,7 +124,12 @@ class Topology(_Strict):
 
     # ---- derived views -------------------------------------------------------------------
     def with_overrides(
-        self, *, edges: int | None = None, orderers: int | None = None, port_base: int | None = None
+        self,
+        *,
+        edges: int | None = None,
+        orderers: int | None = None,
+        port_base: int | None = None,
+        consensus: str | None = None,
     ) -> Topology:
         """A copy with the command-line overrides applied (validated like the file)."""
         data = self.model_dump()
@@ -110,6 +139,10 @@ class Topology(_Strict):
             data["orderers"]["count"] = orderers
         if port_base is not None:
             data["ports"]["base"] = port_base
+        if consensus is not None:
+            data["consensus"] = consensus
+            if orderers is None and consensus != self.consensus:
+                data["orderers"]["count"] = (BFT_SIZES if consensus == "bft" else RAFT_SIZES)[0]
         return _validate(data, source="command-line overrides")
 
     @property

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from orchestrator.errors import ConfigError
 from orchestrator.paths import StateDir
 from orchestrator.render._yaml import dump
 from orchestrator.topology import ORDERER_PORT, PEER_PORT, Org, OrgKind, Topology
@@ -30,7 +32,7 @@ def _organization(topology: Topology, org: Org, state: StateDir) -> dict[str, An
         "Name": msp,
         "ID": msp,
         # relative to configtx.yaml, which lives at the root of the state dir
-        "MSPDir": str(state.org_msp(org).relative_to(state.root)),
+        "MSPDir": _rel(state, state.org_msp(org)),
         "Policies": {
             "Readers": _sig(
                 f"OR('{msp}.admin', '{msp}.peer', '{msp}.client', '{msp}.orderer')"
@@ -54,24 +56,59 @@ def _organization(topology: Topology, org: Org, state: StateDir) -> dict[str, An
     return entry
 
 
+def _rel(state: StateDir, path: Path) -> str:
+    """Paths in configtx.yaml are relative to it (the state dir's root)."""
+    return str(path.relative_to(state.root))
+
+
 def render_configtx(topology: Topology, *, fabric_version: str, state: StateDir) -> str:
+    if topology.consensus == "bft" and channel_capability(fabric_version) != "V3_0":
+        raise ConfigError(f"consensus bft needs Fabric 3 (channel capability V3_0), not Fabric {fabric_version}")
     o = topology.orderers
     orgs = {org.name: _organization(topology, org, state) for org in topology.orgs}
-    orderer = {
-        "OrdererType": "etcdraft",
+    orderer: dict[str, Any] = {
+        "OrdererType": "BFT" if topology.consensus == "bft" else "etcdraft",
         "BatchTimeout": o.batch_timeout,
         "BatchSize": {
             "MaxMessageCount": o.max_message_count,
             "AbsoluteMaxBytes": o.absolute_max_bytes,
             "PreferredMaxBytes": o.preferred_max_bytes,
         },
-        "EtcdRaft": {
+    }
+    if topology.consensus == "bft":
+        orderer["ConsenterMapping"] = [
+            {
+                "ID": i,
+                "Host": node.host,
+                "Port": ORDERER_PORT,
+                "MSPID": node.org.msp_id,
+                "Identity": _rel(state, state.node_signcert(node)),
+                "ClientTLSCert": _rel(state, state.node_tls(node) / "server.crt"),
+                "ServerTLSCert": _rel(state, state.node_tls(node) / "server.crt"),
+            }
+            for i, node in enumerate(topology.orderers_nodes, start=1)
+        ]
+        orderer["SmartBFT"] = {
+            "RequestBatchMaxInterval": o.batch_timeout,
+            "RequestForwardTimeout": "2s",
+            "RequestComplainTimeout": "20s",
+            "RequestAutoRemoveTimeout": "3m0s",
+            "ViewChangeResendInterval": "5s",
+            "ViewChangeTimeout": "20s",
+            "LeaderHeartbeatTimeout": "1m0s",
+            "CollectTimeout": "1s",
+            "IncomingMessageBufferSize": 200,
+            "RequestPoolSize": 100000,
+            "LeaderHeartbeatCount": 10,
+        }
+    else:
+        orderer["EtcdRaft"] = {
             "Consenters": [
                 {
                     "Host": node.host,
                     "Port": ORDERER_PORT,
-                    "ClientTLSCert": str((state.node_tls(node) / "server.crt").relative_to(state.root)),
-                    "ServerTLSCert": str((state.node_tls(node) / "server.crt").relative_to(state.root)),
+                    "ClientTLSCert": _rel(state, state.node_tls(node) / "server.crt"),
+                    "ServerTLSCert": _rel(state, state.node_tls(node) / "server.crt"),
                 }
                 for node in topology.orderers_nodes
             ],
@@ -82,16 +119,16 @@ def render_configtx(topology: Topology, *, fabric_version: str, state: StateDir)
                 "MaxInflightBlocks": 5,
                 "SnapshotIntervalSize": "16 MB",
             },
-        },
-        "Organizations": [orgs[topology.orderer_org.name]],
-        "Policies": {
-            "Readers": _meta("ANY Readers"),
-            "Writers": _meta("ANY Writers"),
-            "Admins": _meta("MAJORITY Admins"),
-            "BlockValidation": _meta("ANY Writers"),
-        },
-        "Capabilities": {"V2_0": True},
+        }
+    orderer["Organizations"] = [orgs[topology.orderer_org.name]]
+    orderer["Policies"] = {
+        "Readers": _meta("ANY Readers"),
+        "Writers": _meta("ANY Writers"),
+        "Admins": _meta("MAJORITY Admins"),
+        # for BFT configtxgen replaces this with a policy computed from the consenters
+        "BlockValidation": _meta("ANY Writers"),
     }
+    orderer["Capabilities"] = {"V2_0": True}
     application = {
         "Organizations": [orgs[org.name] for org in topology.peer_orgs],
         "Policies": {

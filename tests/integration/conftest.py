@@ -14,9 +14,10 @@ from orchestrator.network import NetworkSpec, down, up
 from orchestrator.topology import load_topology
 
 
-def _free_port_base() -> int:
-    topology = load_topology()
-    for base in range(27000, 60000, 500):
+def free_port_base(start: int = 27000) -> int:
+    """The first block of host ports, from ``start`` on, that nothing listens on."""
+    topology = load_topology().with_overrides(orderers=5)
+    for base in range(start, 60000, 500):
         t = topology.with_overrides(port_base=base)
         ports = [p for n in t.nodes for p in (n.host_port, n.operations_port)] + [
             n.admin_port for n in t.orderers_nodes
@@ -28,7 +29,7 @@ def _free_port_base() -> int:
 
 @pytest.fixture(scope="session")
 def live_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkSpec]:
-    topology = load_topology().with_overrides(port_base=_free_port_base())
+    topology = load_topology().with_overrides(port_base=free_port_base())
     spec = NetworkSpec.isolated(
         tmp_path_factory.mktemp("network"), project=f"mecfab-it-{os.getpid()}", topology=topology
     )

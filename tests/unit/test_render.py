@@ -15,17 +15,17 @@ from orchestrator.network import DEFAULT_COMPOSE, NetworkSpec
 from orchestrator.paths import StateDir
 from orchestrator.render import ccaas_package, package_id, render_compose, render_configtx, render_crypto_config
 from orchestrator.render.configtx import PROFILE, channel_capability
-from orchestrator.topology import load_topology
+from orchestrator.topology import DEFAULT_TOPOLOGY, load_topology
 
 
 def test_committed_compose_file_is_the_default_render() -> None:
-    spec = NetworkSpec.default()
+    spec = NetworkSpec.default(topology_file=DEFAULT_TOPOLOGY)
     assert spec.compose_file == DEFAULT_COMPOSE
     assert DEFAULT_COMPOSE.read_text() == spec.render_compose(), "run 'make render' and commit docker-compose.yaml"
 
 
 def test_non_default_topology_gets_its_compose_file_in_its_state_dir() -> None:
-    spec = NetworkSpec.default(edges=6)
+    spec = NetworkSpec.default(topology_file=DEFAULT_TOPOLOGY, edges=6)
     assert spec.compose_file == spec.state.root / "docker-compose.yaml"
     assert spec.state_rel == "."
 
@@ -129,3 +129,21 @@ def test_switching_fabric_version_on_an_existing_network_is_refused(tmp_path: Pa
     with pytest.raises(ConfigError, match=r"created with Fabric 3\.1\.1, not 2\.5\.0"):
         generate(spec, cast(FabricTools, None))
     assert not spec.compose_file.exists(), "nothing may be rendered when refusing"
+
+
+def test_bft_configtx_maps_four_consenters_with_identities_and_needs_fabric_3() -> None:
+    from orchestrator.errors import ConfigError
+
+    t = load_topology().with_overrides(consensus="bft")
+    assert t.orderers.count == 4
+    state = StateDir(Path("/s"))
+    orderer = yaml.safe_load(render_configtx(t, fabric_version="3.1.1", state=state))["Profiles"][PROFILE]["Orderer"]
+    assert orderer["OrdererType"] == "BFT" and "EtcdRaft" not in orderer
+    mapping = orderer["ConsenterMapping"]
+    assert [(c["ID"], c["Host"]) for c in mapping] == [(i, f"orderer{i}.orderer.mec") for i in range(1, 5)]
+    assert mapping[0]["Identity"].endswith("orderers/orderer1.orderer.mec/msp/signcerts/orderer1.orderer.mec-cert.pem")
+    assert orderer["SmartBFT"]["RequestBatchMaxInterval"] == t.orderers.batch_timeout
+    import pytest
+
+    with pytest.raises(ConfigError, match="bft needs Fabric 3"):
+        render_configtx(t, fabric_version="2.5.0", state=state)

@@ -37,6 +37,16 @@ def test_overrides_are_validated_like_the_file() -> None:
         t.with_overrides(edges=0)
 
 
+def test_orderer_count_must_fit_the_consensus() -> None:
+    t = load_topology()
+    assert t.with_overrides(consensus="bft").orderers.count == 4
+    assert t.with_overrides(consensus="bft", orderers=7).orderers.count == 7
+    with pytest.raises(ConfigError, match="does not fit consensus bft: use 4 or 7"):
+        t.with_overrides(consensus="bft", orderers=5)
+    with pytest.raises(ConfigError, match="does not fit consensus etcdraft: use 3 or 5"):
+        t.with_overrides(orderers=4)
+
+
 def test_org_lookup_by_name_or_msp_and_unknown_org_is_named() -> None:
     t = load_topology()
     assert t.org("edge2").msp_id == "Edge2MSP"
