@@ -132,6 +132,30 @@ def network_status(
         out.print(f"chaincode {spec.topology.chaincode.name}: [yellow]not committed[/]")
 
 
+@app.command("audit")
+def audit_ledger(
+    org: Annotated[str, typer.Option("--org", help="Org whose peer serves the blocks.")] = "Cloud",
+    as_json: JsonOpt = False,
+) -> None:
+    """Walk every block and check the ledger's invariants; exit 1 on any violation."""
+    from orchestrator.audit import audit
+
+    report = run(lambda: audit(spec_of(), org=org))
+    if as_json:
+        emit_json(dataclasses.asdict(report) | {"ok": report.ok})
+    else:
+        out.print(
+            f"{report.peer}: {report.height} blocks, {report.transactions} transactions ({report.valid} valid), "
+            f"{report.tasks} tasks, credits {report.credits}",
+            highlight=False,
+        )
+        for v in report.violations:
+            out.print(f"[red]VIOLATION[/] {v.check}: {v.detail}", highlight=False)
+        out.print("[green]audit passed[/]" if report.ok else "[red]audit failed[/]")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover
     app(prog_name="mecfab")
     sys.exit(0)

@@ -115,3 +115,20 @@ def test_expiry_returns_the_escrow_and_lowers_the_executor_reputation(orgs: dict
     assert orgs["Cloud"].balance("Edge1MSP")["balance"] == balance_before
     assert orgs["Cloud"].balance("Edge2MSP")["reputation"] < rep_before
     assert orgs["Cloud"].audit_credits()["balanced"] is True
+
+
+def test_audit_passes_after_the_lifecycle_and_catches_a_tampered_block(live_network: NetworkSpec) -> None:
+    import dataclasses
+
+    from orchestrator.audit import audit, check_chain
+    from orchestrator.gateway.deliver import blocks
+
+    report = audit(live_network)
+    assert report.ok, report.violations
+    assert report.tasks >= 3 and report.valid == report.transactions > 10
+    assert report.credits["balanced"] is True
+    with Ledger.connect(live_network, "Edge3") as edge3:
+        chain = list(blocks(edge3._gateway, live_network.topology.channel))
+    assert len(chain) >= report.height - 1
+    chain[2] = dataclasses.replace(chain[2], data_hash=bytes(32))
+    assert {v.check for v in check_chain(chain)} == {"data-hash"}
