@@ -138,9 +138,7 @@ class Gateway:
             private_key=tls_client_key,
             certificate_chain=tls_client_cert,
         )
-        self._channel: Any = grpc.secure_channel(
-            endpoint, credentials, options=channel_options(server_name_override)
-        )
+        self._channel: Any = grpc.secure_channel(endpoint, credentials, options=channel_options(server_name_override))
         self._stub: Any = gateway_pb2_grpc.GatewayStub(self._channel)
         self._creator = identity.serialized()
         self._closed = False
@@ -186,9 +184,7 @@ class Network:
             start_block=start_block,
             after_tx_id=after_tx_id,
         )
-        signed = gateway_pb2.SignedChaincodeEventsRequest(
-            request=request, signature=gw.identity.sign(request)
-        )
+        signed = gateway_pb2.SignedChaincodeEventsRequest(request=request, signature=gw.identity.sign(request))
         return ChaincodeEventStream(gw._stub.ChaincodeEvents(signed))
 
 
@@ -259,9 +255,7 @@ class Contract:
 class Proposal:
     """A transaction proposal, signed on first use."""
 
-    def __init__(
-        self, network: Network, built: protos.BuiltProposal, endorsing_orgs: tuple[str, ...]
-    ) -> None:
+    def __init__(self, network: Network, built: protos.BuiltProposal, endorsing_orgs: tuple[str, ...]) -> None:
         self._network = network
         self._built = built
         self._endorsing_orgs = endorsing_orgs
@@ -279,9 +273,7 @@ class Proposal:
     def _signed_proposal(self) -> Any:
         if self._signature is None:
             self._signature = self._network.gateway.identity.sign(self._built.proposal_bytes)
-        return proposal_pb2.SignedProposal(
-            proposal_bytes=self._built.proposal_bytes, signature=self._signature
-        )
+        return proposal_pb2.SignedProposal(proposal_bytes=self._built.proposal_bytes, signature=self._signature)
 
     def evaluate(self) -> bytes:
         """Send to one peer without ordering; returns the chaincode response payload."""
@@ -353,9 +345,7 @@ class Commit:
         self._network = network
         self.tx_id = tx_id
         gw = network.gateway
-        self._request = protos.commit_status_request(
-            tx_id=tx_id, channel=network.channel, creator=gw._creator
-        )
+        self._request = protos.commit_status_request(tx_id=tx_id, channel=network.channel, creator=gw._creator)
         self._signature = gw.identity.sign(self._request)
 
     def status(self) -> CommitStatus:

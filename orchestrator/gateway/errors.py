@@ -121,9 +121,7 @@ class CommitError(LedgerError):
         self.code_name = validation_code_name(code)
         self.block_number = block_number
         where = f" in block {block_number}" if block_number is not None else ""
-        super().__init__(
-            f"transaction {tx_id} failed to commit{where} with status code {code} ({self.code_name})"
-        )
+        super().__init__(f"transaction {tx_id} failed to commit{where} with status code {code} ({self.code_name})")
 
 
 def error_details_from_metadata(metadata: Iterable[tuple[str, object]]) -> tuple[ErrorDetail, ...]:
@@ -149,9 +147,7 @@ def error_details_from_status(status_bytes: bytes) -> tuple[ErrorDetail, ...]:
             detail = gateway_pb2.ErrorDetail.FromString(packed.value)
         except DecodeError:
             continue
-        results.append(
-            ErrorDetail(address=str(detail.address), msp_id=str(detail.msp_id), message=str(detail.message))
-        )
+        results.append(ErrorDetail(address=str(detail.address), msp_id=str(detail.msp_id), message=str(detail.message)))
     return tuple(results)
 
 

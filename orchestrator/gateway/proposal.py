@@ -93,9 +93,7 @@ def chaincode_proposal_payload(
             input=chaincode_pb2.ChaincodeInput(args=chaincode_args(function, args)),
         )
     )
-    payload = proposal_pb2.ChaincodeProposalPayload(
-        input=spec.SerializeToString(), TransientMap=dict(transient or {})
-    )
+    payload = proposal_pb2.ChaincodeProposalPayload(input=spec.SerializeToString(), TransientMap=dict(transient or {}))
     return bytes(payload.SerializeToString())
 
 
@@ -119,9 +117,7 @@ def build_proposal(
     )
     proposal = proposal_pb2.Proposal(
         header=header.SerializeToString(),
-        payload=chaincode_proposal_payload(
-            chaincode=chaincode, function=function, args=args, transient=transient
-        ),
+        payload=chaincode_proposal_payload(chaincode=chaincode, function=function, args=args, transient=transient),
     )
     return BuiltProposal(tx_id=tx_id, nonce=nonce, proposal_bytes=bytes(proposal.SerializeToString()))
 

@@ -125,7 +125,7 @@ def test_audit_passes_after_the_lifecycle_and_catches_a_tampered_block(live_netw
 
     report = audit(live_network)
     assert report.ok, report.violations
-    assert report.tasks >= 3 and report.valid == report.transactions > 10
+    assert report.tasks >= 3 and report.transactions >= report.valid > 10
     assert report.credits["balanced"] is True
     with Ledger.connect(live_network, "Edge3") as edge3:
         chain = list(blocks(edge3._gateway, live_network.topology.channel))
