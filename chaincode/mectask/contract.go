@@ -193,14 +193,9 @@ func (c *TaskContract) requestTask(ctx contractapi.TransactionContextInterface, 
 	if err != nil {
 		return nil, err
 	}
-	payload, err := transientValues(ctx, map[string]int{TransientPayload: MaxPayloadBytes})
+	payload, err := readTransient(ctx, optionalPayload.matching("payloadHash", req.PayloadHash))
 	if err != nil {
 		return nil, err
-	}
-	if p, ok := payload[TransientPayload]; ok {
-		if err := matchHash(TransientPayload, p, "payloadHash", req.PayloadHash); err != nil {
-			return nil, err
-		}
 	}
 	mspID, err := c.writerMSPID(ctx)
 	if err != nil {
@@ -254,13 +249,11 @@ func (c *TaskContract) requestTask(ctx contractapi.TransactionContextInterface, 
 
 // ReadTask returns the task with the given ID.
 func (c *TaskContract) ReadTask(ctx contractapi.TransactionContextInterface, taskID string) (*Task, error) {
-	if _, err := ParseID("taskID", taskID); err != nil {
+	tx, err := openTaskQuery(ctx, taskID, nil)
+	if err != nil {
 		return nil, err
 	}
-	if err := noTransient(ctx); err != nil {
-		return nil, err
-	}
-	return loadTask(ctx, taskID)
+	return tx.task, nil
 }
 
 // loadTask reads a task that must exist.

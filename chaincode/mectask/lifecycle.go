@@ -14,6 +14,9 @@ import (
 // task's status; (6) the deadline; (7) the remaining business rules. All reads
 // and checks happen before the first write, so a failing transaction writes
 // nothing (Fabric would discard the writes anyway; the tests check it).
+// Steps (1) to (3) are the preamble in tasktx.go: beginTaskTx, the
+// transaction's own arguments after taskID, then taskTx.load (or openTaskTx
+// when taskID is the only argument).
 
 // clone copies a task so that the read version stays intact for saveTask.
 func (t *Task) clone() *Task {
@@ -27,28 +30,18 @@ func (t *Task) clone() *Task {
 // task, which (re)opens offers in a new round. candidates is a JSON array of
 // MSP IDs, e.g. ["Edge2MSP","Edge3MSP"]. Emits TaskShortlisted.
 func (c *TaskContract) Shortlist(ctx contractapi.TransactionContextInterface, taskID, candidates string) (*Task, error) {
-	now, err := txSeconds(ctx)
+	tx, err := beginTaskTx(ctx, taskID)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := ParseID("taskID", taskID); err != nil {
 		return nil, err
 	}
 	ids, err := ParseCandidates("candidates", candidates)
 	if err != nil {
 		return nil, err
 	}
-	if err := noTransient(ctx); err != nil {
+	if err := tx.load(ctx, c.writerMSPID); err != nil {
 		return nil, err
 	}
-	caller, err := c.writerMSPID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	task, err := loadTask(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
+	task, caller, now := tx.task, tx.caller, tx.now
 	if caller != CloudMSPID {
 		return nil, fmt.Errorf("org %s is not the cloud and cannot shortlist tasks", caller)
 	}
@@ -86,28 +79,18 @@ func (c *TaskContract) Shortlist(ctx contractapi.TransactionContextInterface, ta
 // the same round replaces the earlier one. The task itself is not written
 // (offers are separate keys). Emits TaskOffered with the offer.
 func (c *TaskContract) Offer(ctx contractapi.TransactionContextInterface, taskID, willing, price, estimatedSeconds string) (*Offer, error) {
-	now, err := txSeconds(ctx)
+	tx, err := beginTaskTx(ctx, taskID)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := ParseID("taskID", taskID); err != nil {
 		return nil, err
 	}
 	terms, err := ParseOfferTerms(willing, price, estimatedSeconds)
 	if err != nil {
 		return nil, err
 	}
-	if err := noTransient(ctx); err != nil {
+	if err := tx.load(ctx, c.writerMSPID); err != nil {
 		return nil, err
 	}
-	caller, err := c.writerMSPID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	task, err := loadTask(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
+	task, caller, now := tx.task, tx.caller, tx.now
 	if !slices.Contains(task.Candidates, caller) {
 		return nil, fmt.Errorf("org %s is not shortlisted for task %s", caller, taskID)
 	}
@@ -161,28 +144,17 @@ func (c *TaskContract) Offer(ctx contractapi.TransactionContextInterface, taskID
 // the task's escrow, and from now on the task key requires endorsements of
 // both requester and executor peers. Emits TaskAwarded.
 func (c *TaskContract) Award(ctx contractapi.TransactionContextInterface, taskID, executorMSPID string) (*Task, error) {
-	now, err := txSeconds(ctx)
+	tx, err := beginTaskTx(ctx, taskID)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := ParseID("taskID", taskID); err != nil {
 		return nil, err
 	}
 	if _, err := ParseID("executorMSPID", executorMSPID); err != nil {
 		return nil, err
 	}
-	tr, err := transientValues(ctx, map[string]int{TransientPayload: MaxPayloadBytes})
-	if err != nil {
+	if err := tx.load(ctx, callerMSPID, optionalPayload); err != nil {
 		return nil, err
 	}
-	caller, err := callerMSPID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	task, err := loadTask(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
+	task, caller, now := tx.task, tx.caller, tx.now
 	if caller != task.Requester {
 		if caller != CloudMSPID {
 			return nil, requireRequester(task, caller)
@@ -221,7 +193,7 @@ func (c *TaskContract) Award(ctx contractapi.TransactionContextInterface, taskID
 	if offer.Price > task.MaxPrice { // cannot happen: Offer checks it
 		return nil, fmt.Errorf("the offer price %d of %s exceeds the maxPrice %d of task %s", offer.Price, executorMSPID, task.MaxPrice, taskID)
 	}
-	payload, hasPayload := tr[TransientPayload]
+	payload, hasPayload := tx.transient[TransientPayload]
 	if caller == task.Requester {
 		if !hasPayload {
 			return nil, fmt.Errorf("transient %s is required", TransientPayload)
@@ -274,29 +246,12 @@ func (c *TaskContract) Award(ctx contractapi.TransactionContextInterface, taskID
 // the payload (transient "payload") into the executor's implicit collection,
 // e.g. after the Cloud awarded it. Emits PayloadSent.
 func (c *TaskContract) SendPayload(ctx contractapi.TransactionContextInterface, taskID string) (*Task, error) {
-	now, err := txSeconds(ctx)
+	tx, err := openTaskTx(ctx, taskID, callerMSPID, requiredPayload)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ParseID("taskID", taskID); err != nil {
-		return nil, err
-	}
-	tr, err := transientValues(ctx, map[string]int{TransientPayload: MaxPayloadBytes})
-	if err != nil {
-		return nil, err
-	}
-	payload, err := requireTransient(tr, TransientPayload)
-	if err != nil {
-		return nil, err
-	}
-	caller, err := callerMSPID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	task, err := loadTask(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
+	task, caller, now := tx.task, tx.caller, tx.now
+	payload := tx.transient[TransientPayload]
 	if err := requireRequester(task, caller); err != nil {
 		return nil, err
 	}
@@ -326,36 +281,19 @@ func (c *TaskContract) SendPayload(ctx contractapi.TransactionContextInterface, 
 // result itself (transient "result") into the requester's and the executor's
 // implicit collections. Emits TaskCompleted.
 func (c *TaskContract) SubmitResult(ctx contractapi.TransactionContextInterface, taskID, resultHash string) (*Task, error) {
-	now, err := txSeconds(ctx)
+	tx, err := beginTaskTx(ctx, taskID)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := ParseID("taskID", taskID); err != nil {
 		return nil, err
 	}
 	hash, err := ParseHash("resultHash", resultHash)
 	if err != nil {
 		return nil, err
 	}
-	tr, err := transientValues(ctx, map[string]int{TransientResult: MaxResultBytes})
-	if err != nil {
+	if err := tx.load(ctx, callerMSPID, requiredResult.matching("resultHash", hash)); err != nil {
 		return nil, err
 	}
-	result, err := requireTransient(tr, TransientResult)
-	if err != nil {
-		return nil, err
-	}
-	if err := matchHash(TransientResult, result, "resultHash", hash); err != nil {
-		return nil, err
-	}
-	caller, err := callerMSPID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	task, err := loadTask(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
+	task, caller, now := tx.task, tx.caller, tx.now
+	result := tx.transient[TransientResult]
 	if err := requireExecutor(task, caller); err != nil {
 		return nil, err
 	}
@@ -389,24 +327,11 @@ func (c *TaskContract) SubmitResult(ctx contractapi.TransactionContextInterface,
 // requester at any time, or by the executor once the dispute window
 // (DisputeWindowSeconds after the result) has closed. Emits TaskSettled.
 func (c *TaskContract) Settle(ctx contractapi.TransactionContextInterface, taskID string) (*Task, error) {
-	now, err := txSeconds(ctx)
+	tx, err := openTaskTx(ctx, taskID, callerMSPID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ParseID("taskID", taskID); err != nil {
-		return nil, err
-	}
-	if err := noTransient(ctx); err != nil {
-		return nil, err
-	}
-	caller, err := callerMSPID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	task, err := loadTask(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
+	task, caller, now := tx.task, tx.caller, tx.now
 	byExecutor := task.Executor != "" && caller == task.Executor
 	if !byExecutor {
 		if err := requireRequester(task, caller); err != nil {
@@ -450,27 +375,17 @@ func (c *TaskContract) Settle(ctx contractapi.TransactionContextInterface, taskI
 // requester ReputationDisputedRequester. reason (1..MaxReasonBytes, public)
 // is recorded. Emits TaskDisputed.
 func (c *TaskContract) Dispute(ctx contractapi.TransactionContextInterface, taskID, reason string) (*Task, error) {
-	now, err := txSeconds(ctx)
+	tx, err := beginTaskTx(ctx, taskID)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := ParseID("taskID", taskID); err != nil {
 		return nil, err
 	}
 	if _, err := ParseReason("reason", reason); err != nil {
 		return nil, err
 	}
-	if err := noTransient(ctx); err != nil {
+	if err := tx.load(ctx, callerMSPID); err != nil {
 		return nil, err
 	}
-	caller, err := callerMSPID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	task, err := loadTask(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
+	task, caller, now := tx.task, tx.caller, tx.now
 	if err := requireRequester(task, caller); err != nil {
 		return nil, err
 	}
@@ -520,24 +435,11 @@ func (c *TaskContract) Dispute(ctx contractapi.TransactionContextInterface, task
 // loses ReputationExpired, and the task key's state-based endorsement policy
 // is removed so that Reassign needs only the requester. Emits TaskExpired.
 func (c *TaskContract) Expire(ctx contractapi.TransactionContextInterface, taskID string) (*Task, error) {
-	now, err := txSeconds(ctx)
+	tx, err := openTaskTx(ctx, taskID, callerMSPID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ParseID("taskID", taskID); err != nil {
-		return nil, err
-	}
-	if err := noTransient(ctx); err != nil {
-		return nil, err
-	}
-	caller, err := callerMSPID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	task, err := loadTask(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
+	task, caller, now := tx.task, tx.caller, tx.now
 	if err := c.checkPartyEndorser(caller, taskID, task.Requester, task.Executor); err != nil {
 		return nil, err
 	}
@@ -587,28 +489,18 @@ func (c *TaskContract) Expire(ctx contractapi.TransactionContextInterface, taskI
 // back to REQUESTED with no candidates and no executor, ready for the Cloud
 // to shortlist again (a new round). Emits TaskReassigned.
 func (c *TaskContract) Reassign(ctx contractapi.TransactionContextInterface, taskID, deadlineUnixSeconds string) (*Task, error) {
-	now, err := txSeconds(ctx)
+	tx, err := beginTaskTx(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ParseID("taskID", taskID); err != nil {
-		return nil, err
-	}
-	deadline, err := ParseDeadline("deadlineUnixSeconds", deadlineUnixSeconds, now)
+	deadline, err := ParseDeadline("deadlineUnixSeconds", deadlineUnixSeconds, tx.now)
 	if err != nil {
 		return nil, err
 	}
-	if err := noTransient(ctx); err != nil {
+	if err := tx.load(ctx, c.writerMSPID); err != nil {
 		return nil, err
 	}
-	caller, err := c.writerMSPID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	task, err := loadTask(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
+	task, caller, now := tx.task, tx.caller, tx.now
 	if err := requireRequester(task, caller); err != nil {
 		return nil, err
 	}
@@ -639,28 +531,17 @@ func (c *TaskContract) Reassign(ctx contractapi.TransactionContextInterface, tas
 // new owner's implicit collection. Proposing again replaces the pending
 // owner. Emits OwnershipProposed.
 func (c *TaskContract) TransferOwnership(ctx contractapi.TransactionContextInterface, taskID, newOwnerMSPID string) (*Task, error) {
-	now, err := txSeconds(ctx)
+	tx, err := beginTaskTx(ctx, taskID)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := ParseID("taskID", taskID); err != nil {
 		return nil, err
 	}
 	if _, err := ParseID("newOwnerMSPID", newOwnerMSPID); err != nil {
 		return nil, err
 	}
-	tr, err := transientValues(ctx, map[string]int{TransientPayload: MaxPayloadBytes})
-	if err != nil {
+	if err := tx.load(ctx, callerMSPID, optionalPayload); err != nil {
 		return nil, err
 	}
-	caller, err := callerMSPID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	task, err := loadTask(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
+	task, caller, now := tx.task, tx.caller, tx.now
 	if err := requireRequester(task, caller); err != nil {
 		return nil, err
 	}
@@ -673,7 +554,7 @@ func (c *TaskContract) TransferOwnership(ctx contractapi.TransactionContextInter
 	if err := checkNewOwner(ctx, task, newOwnerMSPID); err != nil {
 		return nil, err
 	}
-	payload, hasPayload := tr[TransientPayload]
+	payload, hasPayload := tx.transient[TransientPayload]
 	if hasPayload {
 		if err := matchHash(TransientPayload, payload, "payloadHash", task.PayloadHash); err != nil {
 			return nil, err
@@ -699,24 +580,11 @@ func (c *TaskContract) TransferOwnership(ctx contractapi.TransactionContextInter
 // an AWARDED task's endorsement policy becomes new owner AND executor. Emits
 // OwnershipTransferred.
 func (c *TaskContract) AcceptOwnership(ctx contractapi.TransactionContextInterface, taskID string) (*Task, error) {
-	now, err := txSeconds(ctx)
+	tx, err := openTaskTx(ctx, taskID, callerMSPID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ParseID("taskID", taskID); err != nil {
-		return nil, err
-	}
-	if err := noTransient(ctx); err != nil {
-		return nil, err
-	}
-	caller, err := callerMSPID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	task, err := loadTask(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
+	task, caller, now := tx.task, tx.caller, tx.now
 	if task.PendingOwner == "" {
 		return nil, fmt.Errorf("task %s has no pending ownership transfer", taskID)
 	}

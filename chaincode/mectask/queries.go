@@ -29,13 +29,7 @@ func (c *TaskContract) GetBalance(ctx contractapi.TransactionContextInterface, m
 // (Fabric returns newest first; this reverses it). Needs the peer's history
 // database (core.ledger.history.enableHistoryDatabase, on by default).
 func (c *TaskContract) GetTaskHistory(ctx contractapi.TransactionContextInterface, taskID string) ([]*HistoryEntry, error) {
-	if _, err := ParseID("taskID", taskID); err != nil {
-		return nil, err
-	}
-	if err := noTransient(ctx); err != nil {
-		return nil, err
-	}
-	if _, err := loadTask(ctx, taskID); err != nil {
+	if _, err := openTaskQuery(ctx, taskID, nil); err != nil {
 		return nil, err
 	}
 	key, err := taskKey(ctx, taskID)
@@ -120,17 +114,11 @@ func tasksFromIndex(ctx contractapi.TransactionContextInterface, indexType, attr
 
 // ListOffers returns the offers of a task's current round, sorted by MSP ID.
 func (c *TaskContract) ListOffers(ctx contractapi.TransactionContextInterface, taskID string) ([]*Offer, error) {
-	if _, err := ParseID("taskID", taskID); err != nil {
-		return nil, err
-	}
-	if err := noTransient(ctx); err != nil {
-		return nil, err
-	}
-	task, err := loadTask(ctx, taskID)
+	tx, err := openTaskQuery(ctx, taskID, nil)
 	if err != nil {
 		return nil, err
 	}
-	iter, err := ctx.GetStub().GetStateByPartialCompositeKey(offerObjectType, []string{taskID, strconv.FormatUint(task.Round, 10)})
+	iter, err := ctx.GetStub().GetStateByPartialCompositeKey(offerObjectType, []string{taskID, strconv.FormatUint(tx.task.Round, 10)})
 	if err != nil {
 		return nil, fmt.Errorf("cannot list the offers of task %s: %w", taskID, err)
 	}
@@ -166,19 +154,11 @@ func (c *TaskContract) ReadResult(ctx contractapi.TransactionContextInterface, t
 }
 
 func (c *TaskContract) readPrivate(ctx contractapi.TransactionContextInterface, taskID, objectType, what string) (string, error) {
-	if _, err := ParseID("taskID", taskID); err != nil {
-		return "", err
-	}
-	if err := noTransient(ctx); err != nil {
-		return "", err
-	}
-	caller, err := callerMSPID(ctx)
+	tx, err := openTaskQuery(ctx, taskID, callerMSPID)
 	if err != nil {
 		return "", err
 	}
-	if _, err := loadTask(ctx, taskID); err != nil {
-		return "", err
-	}
+	caller := tx.caller
 	key, err := privateKey(ctx, objectType, taskID)
 	if err != nil {
 		return "", err
@@ -200,34 +180,21 @@ func (c *TaskContract) readPrivate(ctx contractapi.TransactionContextInterface, 
 // the executor's collections hold a payload with that hash. Anyone may call
 // it; it reveals nothing beyond what the caller already holds.
 func (c *TaskContract) VerifyPayload(ctx contractapi.TransactionContextInterface, taskID string) (*PrivateCheck, error) {
-	return verifyPrivate(ctx, taskID, TransientPayload, MaxPayloadBytes, payloadObjectType)
+	return verifyPrivate(ctx, taskID, requiredPayload, payloadObjectType)
 }
 
 // VerifyResult is VerifyPayload for the result (transient "result") against
 // the public resultHash of a COMPLETED, SETTLED or DISPUTED task.
 func (c *TaskContract) VerifyResult(ctx contractapi.TransactionContextInterface, taskID string) (*PrivateCheck, error) {
-	return verifyPrivate(ctx, taskID, TransientResult, MaxResultBytes, resultObjectType)
+	return verifyPrivate(ctx, taskID, requiredResult, resultObjectType)
 }
 
-func verifyPrivate(ctx contractapi.TransactionContextInterface, taskID, transientKey string, limit int, objectType string) (*PrivateCheck, error) {
-	if _, err := ParseID("taskID", taskID); err != nil {
-		return nil, err
-	}
-	tr, err := transientValues(ctx, map[string]int{transientKey: limit})
+func verifyPrivate(ctx contractapi.TransactionContextInterface, taskID string, rule transientRule, objectType string) (*PrivateCheck, error) {
+	tx, err := openTaskQuery(ctx, taskID, callerMSPID, rule)
 	if err != nil {
 		return nil, err
 	}
-	value, err := requireTransient(tr, transientKey)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := callerMSPID(ctx); err != nil {
-		return nil, err
-	}
-	task, err := loadTask(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
+	task, value := tx.task, tx.transient[rule.key]
 	hash := task.PayloadHash
 	if objectType == resultObjectType {
 		if task.ResultHash == "" {

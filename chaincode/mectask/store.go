@@ -46,15 +46,6 @@ func transientValues(ctx contractapi.TransactionContextInterface, allowed map[st
 	return m, nil
 }
 
-// requireTransient returns the value of a transient key that must be present.
-func requireTransient(m map[string][]byte, key string) ([]byte, error) {
-	v, ok := m[key]
-	if !ok {
-		return nil, fmt.Errorf("transient %s is required", key)
-	}
-	return v, nil
-}
-
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])

@@ -1,0 +1,139 @@
+package mectask
+
+import (
+	"fmt"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+)
+
+// taskTx holds what a transaction on an existing task has once its preamble
+// has passed: steps (1) to (3) of the validation order in lifecycle.go. The
+// preamble runs in this order:
+//
+//  1. the transaction time (write transactions only: queries do not read it);
+//  2. the taskID argument, the first argument of every task transaction;
+//  3. the transaction's other arguments, in order, parsed by the transaction
+//     itself between beginTaskTx and load;
+//  4. the transient map, against the rules the transaction accepts;
+//  5. the caller's identity;
+//  6. the task, which must exist.
+type taskTx struct {
+	now       int64             // transaction time in Unix seconds (0 in queries)
+	taskID    string            // the validated taskID argument
+	transient map[string][]byte // the transient map, checked against the accepted rules
+	caller    string            // the caller's MSP ID ("" when not identified)
+	task      *Task             // the task as read
+}
+
+// identifyFunc returns the caller's MSP ID: callerMSPID, or c.writerMSPID for
+// a write that only the caller's own org endorses.
+type identifyFunc func(contractapi.TransactionContextInterface) (string, error)
+
+// beginTaskTx starts a write transaction on an existing task: it reads the
+// transaction time and validates taskID. The transaction then parses its
+// remaining arguments, in order, and calls load.
+func beginTaskTx(ctx contractapi.TransactionContextInterface, taskID string) (*taskTx, error) {
+	now, err := txSeconds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ParseID("taskID", taskID); err != nil {
+		return nil, err
+	}
+	return &taskTx{now: now, taskID: taskID}, nil
+}
+
+// openTaskTx is beginTaskTx followed by load, for a write transaction whose
+// only argument is taskID.
+func openTaskTx(ctx contractapi.TransactionContextInterface, taskID string, identify identifyFunc, accepted ...transientRule) (*taskTx, error) {
+	tx, err := beginTaskTx(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.load(ctx, identify, accepted...); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// openTaskQuery is openTaskTx for a query: it does not read the transaction
+// time. identify may be nil when the query does not identify the caller.
+func openTaskQuery(ctx contractapi.TransactionContextInterface, taskID string, identify identifyFunc, accepted ...transientRule) (*taskTx, error) {
+	if _, err := ParseID("taskID", taskID); err != nil {
+		return nil, err
+	}
+	tx := &taskTx{taskID: taskID}
+	if err := tx.load(ctx, identify, accepted...); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// load ends the preamble once every argument is valid: it checks the
+// transient map against accepted (none: no transient key at all), identifies
+// the caller with identify (skipped when nil) and reads the task.
+func (tx *taskTx) load(ctx contractapi.TransactionContextInterface, identify identifyFunc, accepted ...transientRule) error {
+	var err error
+	if tx.transient, err = readTransient(ctx, accepted...); err != nil {
+		return err
+	}
+	if identify != nil {
+		if tx.caller, err = identify(ctx); err != nil {
+			return err
+		}
+	}
+	tx.task, err = loadTask(ctx, tx.taskID)
+	return err
+}
+
+// transientRule is a transient key that a transaction accepts.
+type transientRule struct {
+	key      string
+	limit    int  // the value's size limit in bytes
+	required bool // the key must be present
+	// hashName, when set, names the argument hash that the SHA-256 of a
+	// present value must equal.
+	hashName, hash string
+}
+
+var (
+	optionalPayload = transientRule{key: TransientPayload, limit: MaxPayloadBytes}
+	requiredPayload = transientRule{key: TransientPayload, limit: MaxPayloadBytes, required: true}
+	requiredResult  = transientRule{key: TransientResult, limit: MaxResultBytes, required: true}
+)
+
+// matching returns r requiring a present value to have the SHA-256 hash,
+// given as the argument hashName.
+func (r transientRule) matching(hashName, hash string) transientRule {
+	r.hashName, r.hash = hashName, hash
+	return r
+}
+
+// readTransient returns the transaction's transient map after checking it
+// against rules: only their keys, within their limits (ParseTransient); then,
+// rule by rule, a required key is present and a value matches its hash.
+func readTransient(ctx contractapi.TransactionContextInterface, rules ...transientRule) (map[string][]byte, error) {
+	allowed := make(map[string]int, len(rules))
+	for _, r := range rules {
+		allowed[r.key] = r.limit
+	}
+	m, err := transientValues(ctx, allowed)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rules {
+		v, ok := m[r.key]
+		if !ok {
+			if r.required {
+				return nil, fmt.Errorf("transient %s is required", r.key)
+			}
+			continue
+		}
+		if r.hashName != "" {
+			if err := matchHash(r.key, v, r.hashName, r.hash); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
