@@ -27,6 +27,7 @@ from orchestrator.cli_common import (
     run,
 )
 from orchestrator.cli_common import spec as spec_of
+from orchestrator.chaos_cli import chaos_app
 from orchestrator.sim_cli import sim_app
 from orchestrator.task_cli import task_app
 
@@ -38,6 +39,9 @@ app = typer.Typer(
 network_app = typer.Typer(help="Bring the Fabric network up, inspect it, take it down.", no_args_is_help=True)
 app.add_typer(network_app, name="network")
 app.add_typer(task_app, name="task", help="The task lifecycle on the ledger: request, shortlist, offer, award, ...")
+app.add_typer(
+    chaos_app, name="chaos", help="Faults under load (orderer kills, peer restarts, partitions) and their cost."
+)
 app.add_typer(sim_app, name="sim", help="Latency model and DDPG executor selection (second paper), no Docker.")
 
 

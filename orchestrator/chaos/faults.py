@@ -1,0 +1,131 @@
+"""Faults, each a small class registered by name: ``inject`` breaks something through the Docker
+API and returns what ``heal`` needs to undo it. Nothing here waits for recovery or measures."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from orchestrator import engine
+from orchestrator.errors import ConfigError, NetworkError
+from orchestrator.network import NetworkSpec, raft_leaders
+from orchestrator.topology import Node
+
+log = logging.getLogger(__name__)
+
+
+def container(client: Any, spec: NetworkSpec, service: str) -> Any:
+    for c in engine.project_containers(client, spec.project):
+        if c.labels.get("com.docker.compose.service") == service:
+            return c
+    raise NetworkError(f"no container for service {service} in project {spec.project}")
+
+
+def leader(spec: NetworkSpec) -> Node:
+    leaders = raft_leaders(spec)
+    if len(leaders) != 1:
+        raise NetworkError(f"expected one consensus leader, found {len(leaders)}")
+    return leaders[0]
+
+
+@dataclass(frozen=True)
+class Injected:
+    """What a fault did: the services it touched (for healing) and a line for the report."""
+
+    services: tuple[str, ...]
+    description: str
+
+
+class Fault(ABC):
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    heals: ClassVar[bool] = True  # False: the network must recover without help
+
+    @abstractmethod
+    def inject(self, client: Any, spec: NetworkSpec) -> Injected: ...
+
+    def heal(self, client: Any, spec: NetworkSpec, injected: Injected) -> None:
+        for service in injected.services:
+            container(client, spec, service).start()
+
+
+FAULTS: dict[str, type[Fault]] = {}
+
+
+def register(cls: type[Fault]) -> type[Fault]:
+    FAULTS[cls.name] = cls
+    return cls
+
+
+def create(name: str) -> Fault:
+    try:
+        return FAULTS[name]()
+    except KeyError:
+        raise ConfigError(f"unknown fault {name!r}; choose one of {', '.join(sorted(FAULTS))}") from None
+
+
+@register
+class KillLeader(Fault):
+    name = "leader-kill"
+    summary = "kill the Raft leader orderer (SIGKILL); restart it after the fault window"
+
+    def inject(self, client: Any, spec: NetworkSpec) -> Injected:
+        node = leader(spec)
+        container(client, spec, node.host).kill()
+        return Injected((node.host,), f"killed leader {node.host}")
+
+
+@register
+class KillFollower(Fault):
+    name = "follower-kill"
+    summary = "kill one orderer that is not the leader"
+
+    def inject(self, client: Any, spec: NetworkSpec) -> Injected:
+        current = leader(spec)
+        node = next(n for n in spec.topology.orderers_nodes if n != current)
+        container(client, spec, node.host).kill()
+        return Injected((node.host,), f"killed follower {node.host}")
+
+
+@register
+class KillQuorum(Fault):
+    name = "two-orderers-kill"
+    summary = "kill two of three orderers (quorum lost: ordering stops until one returns)"
+
+    def inject(self, client: Any, spec: NetworkSpec) -> Injected:
+        current = leader(spec)
+        others = [n for n in spec.topology.orderers_nodes if n != current]
+        victims = (current, others[0])
+        for node in victims:
+            container(client, spec, node.host).kill()
+        return Injected(tuple(n.host for n in victims), f"killed {victims[0].host} (leader) and {victims[1].host}")
+
+
+@register
+class RestartPeer(Fault):
+    name = "peer-restart"
+    summary = "stop an edge peer (not the one clients use first), start it again after the window"
+
+    def inject(self, client: Any, spec: NetworkSpec) -> Injected:
+        node = spec.topology.peer_nodes[-1]
+        container(client, spec, node.host).stop(timeout=2)
+        return Injected((node.host,), f"stopped {node.host}")
+
+
+@register
+class PartitionPeer(Fault):
+    name = "peer-partition"
+    summary = "disconnect an edge peer from the Docker network, reconnect it after the window"
+
+    def inject(self, client: Any, spec: NetworkSpec) -> Injected:
+        node = spec.topology.peer_nodes[-1]
+        network = client.networks.get(f"{spec.project}_mec")
+        network.disconnect(container(client, spec, node.host), force=True)
+        return Injected((node.host,), f"partitioned {node.host}")
+
+    def heal(self, client: Any, spec: NetworkSpec, injected: Injected) -> None:
+        network = client.networks.get(f"{spec.project}_mec")
+        for service in injected.services:
+            network.connect(container(client, spec, service), aliases=[service])

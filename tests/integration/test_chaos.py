@@ -1,0 +1,28 @@
+"""Issue 7 in CI: kill the Raft leader under light load, then check nothing acknowledged is lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.network import NetworkSpec, raft_leaders
+
+pytestmark = pytest.mark.integration
+
+
+def test_leader_kill_under_load_loses_nothing_and_the_audit_passes(live_network: NetworkSpec, tmp_path: Path) -> None:
+    from orchestrator.chaos import run_scenario
+
+    before = {n.host for n in raft_leaders(live_network)}
+    result = run_scenario(
+        live_network, "leader-kill", out=tmp_path / "chaos", tps=4, before_s=5, fault_s=6, after_s=25
+    )
+    assert result.description.startswith("killed leader") and result.description.split()[-1] in before
+    assert result.committed > 0 and result.sent >= result.committed
+    assert result.leader_change_s is not None, "a new leader must be elected"
+    assert result.recovery_s is not None, "throughput must come back after the election"
+    assert result.lost == 0 and result.phantom == 0
+    assert result.peers_agree and result.audit_ok, result.violations
+    assert len(raft_leaders(live_network)) == 1
+    assert (tmp_path / "chaos" / "result.json").exists()
