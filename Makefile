@@ -6,7 +6,7 @@ FABRIC_VERSION ?= $(shell sed -n 's/^FABRIC_VERSION_DEFAULT=//p' network/version
 export FABRIC_VERSION
 PYTHON ?= python3
 
-.PHONY: help setup venv venv-ddpg images up down status render lint typecheck unit gotest integration test clean
+.PHONY: help setup venv venv-ddpg images up down status render lint typecheck unit gotest integration test bench report clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ venv: .venv/.installed
 
 venv-ddpg: .venv/.installed-ddpg ## add the DDPG extra (PyTorch, gymnasium) to the venv
 .venv/.installed-ddpg: .venv/.installed
-	$(PY) -m pip install -q -e '.[dev,ddpg]'
+	$(PY) -m pip install -q -e '.[dev,ddpg,parquet]'
 	@touch $@
 
 images: setup ## build Fabric $(FABRIC_VERSION) from its Go module and the peer/orderer/chaincode images
@@ -60,6 +60,12 @@ integration: images ## integration tests against a live network of their own (al
 	.venv/bin/pytest -q tests/integration
 
 test: images lint unit gotest integration ## everything: lint, unit, Go, integration against live containers
+
+bench: ## run the seed sweep (input rate stepped past saturation) against the running network
+	.venv/bin/mecfab bench run benchmarks/seed-sweep.yaml
+
+report: ## rebuild the report of the newest benchmark results folder
+	.venv/bin/mecfab bench report "$$(ls -td results/bench/*/ | head -1)"
 
 clean: down ## down, plus the venv and caches of this clone
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache build
