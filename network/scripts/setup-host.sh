@@ -2,7 +2,10 @@
 # Make this machine able to run mec-fabric: a Docker engine that answers, Compose v2,
 # busybox-static (the shell inside our FROM-scratch images) and the Python virtualenv.
 # Idempotent: each step is skipped when already satisfied. Needs root for apt and dockerd.
+# --browser also installs Debian's chromium (the benchmark report is checked in it by the tests).
 set -euo pipefail
+want_browser=0
+[ "${1:-}" = "--browser" ] && want_browser=1
 here=$(cd "$(dirname "$0")/../.." && pwd)
 . "$here/network/versions.env"
 cache=${MECFAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mecfab}
@@ -54,5 +57,10 @@ if ! docker compose version >/dev/null 2>&1; then
   mkdir -p "$plugin_dir"
   cp "$built" "$plugin_dir/docker-compose"
   docker compose version >/dev/null 2>&1 || die "docker compose does not run after install"
+fi
+# 4. chromium, only for the tests (headless check of the HTML report)
+if [ $want_browser = 1 ] && ! command -v chromium >/dev/null; then
+  log "installing Debian's chromium (headless report check)"
+  apt_install chromium
 fi
 log "docker: $(docker version --format '{{.Server.Version}}'), $(docker compose version --short 2>/dev/null | sed 's/^/compose /')"

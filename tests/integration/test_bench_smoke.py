@@ -90,3 +90,45 @@ def test_the_summary_has_the_papers_metrics_and_the_report_shows_its_figures(smo
     for src in parser.sources:
         image = smoke_results / src
         assert image.is_file() and image.stat().st_size > 5_000, src
+
+
+def test_the_report_renders_in_a_headless_browser_with_every_image_loaded(smoke_results: Path, tmp_path: Path) -> None:
+    """Chromium (Debian's, installed by `make test`) loads the report; a probe script counts images that decoded."""
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "chromium is missing: `make test` installs it (network/scripts/setup-host.sh --browser)"
+    page = smoke_results / "report-probe.html"
+    probe = (
+        "<script>window.addEventListener('load', () => {"
+        "const imgs = [...document.images];"
+        "const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;"
+        "document.body.setAttribute('data-probe', `images=${imgs.length} loaded=${ok}`);});</script>"
+    )
+    page.write_text((smoke_results / FILES.report).read_text().replace("</body>", probe + "</body>"))
+    dom = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    import re
+
+    match = re.search(r'data-probe="images=(\d+) loaded=(\d+)"', dom)
+    assert match, "the page did not finish loading in the browser"
+    images, loaded = map(int, match.groups())
+    assert images >= 5 and loaded == images
