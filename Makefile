@@ -57,6 +57,7 @@ gotest: ## Go tests of the chaincode and the ccaas builder, plus a short run of 
 	cd network/ccaas-builder && go test ./...
 
 integration: images ## integration tests against a live network of their own (always torn down)
+	bash network/scripts/setup-host.sh --browser
 	.venv/bin/pytest -q tests/integration
 
 test: images lint unit gotest integration ## everything: lint, unit, Go, integration against live containers
