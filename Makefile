@@ -6,7 +6,7 @@ FABRIC_VERSION ?= $(shell sed -n 's/^FABRIC_VERSION_DEFAULT=//p' network/version
 export FABRIC_VERSION
 PYTHON ?= python3
 
-.PHONY: help setup venv venv-ddpg images up down status render lint typecheck unit gotest integration test bench report clean
+.PHONY: help setup venv venv-ddpg images up down status render lint typecheck unit gotest integration test bench report run clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -26,8 +26,9 @@ venv-ddpg: .venv/.installed-ddpg ## add the DDPG extra (PyTorch, gymnasium) to t
 	$(PY) -m pip install -q -e '.[dev,ddpg,parquet]'
 	@touch $@
 
-images: setup ## build Fabric $(FABRIC_VERSION) from its Go module and the peer/orderer/chaincode images
+images: setup ## build Fabric $(FABRIC_VERSION) from its Go module and the peer/orderer/chaincode/agent images
 	bash network/scripts/build-images.sh $(FABRIC_VERSION)
+	bash network/scripts/build-agent-image.sh
 
 up: images ## start the default network and deploy the chaincode
 	.venv/bin/mecfab network up
@@ -67,6 +68,9 @@ bench: ## run the seed sweep (input rate stepped past saturation) against the ru
 
 report: ## rebuild the report of the newest benchmark results folder
 	.venv/bin/mecfab bench report "$$(ls -td results/bench/*/ | head -1)"
+
+run: ## a whole task-sharing run: agents + monitor, three policies on one workload (results/runs/)
+	.venv/bin/mecfab run tasks --count 100 --rate 1 --policy auction,least-loaded,random --seed 1
 
 clean: down ## down, plus the venv and caches of this clone
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache build

@@ -13,6 +13,9 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from orchestrator import network as net
+from orchestrator.agent_cli import agent_app, monitor_app, run_app
+from orchestrator.bench_cli import bench_app
+from orchestrator.chaos_cli import chaos_app
 from orchestrator.cli_common import (
     ConsensusOpt,
     EdgesOpt,
@@ -27,7 +30,7 @@ from orchestrator.cli_common import (
     run,
 )
 from orchestrator.cli_common import spec as spec_of
-from orchestrator.chaos_cli import chaos_app
+from orchestrator.membership_cli import edge_app, orderer_app
 from orchestrator.sim_cli import sim_app
 from orchestrator.task_cli import task_app
 
@@ -39,10 +42,16 @@ app = typer.Typer(
 network_app = typer.Typer(help="Bring the Fabric network up, inspect it, take it down.", no_args_is_help=True)
 app.add_typer(network_app, name="network")
 app.add_typer(task_app, name="task", help="The task lifecycle on the ledger: request, shortlist, offer, award, ...")
+app.add_typer(bench_app, name="bench", help="Caliper-style benchmarks: rate-controlled load, metrics, reports.")
 app.add_typer(
     chaos_app, name="chaos", help="Faults under load (orderer kills, peer restarts, partitions) and their cost."
 )
 app.add_typer(sim_app, name="sim", help="Latency model and DDPG executor selection (second paper), no Docker.")
+app.add_typer(edge_app, name="edge", help="Edge orgs on the running network: add, remove, revoke.")
+app.add_typer(orderer_app, name="orderer", help="Raft orderers on the running network: add, remove.")
+app.add_typer(agent_app, name="agent", help="Run an edge server's agent (offers, executes, requests, settles).")
+app.add_typer(monitor_app, name="monitor", help="The cloud monitor: live edge view, shortlists by a selection policy.")
+app.add_typer(run_app, name="run", help="Whole task-sharing runs with agents and monitor; mobility and fault demos.")
 
 
 @app.callback()

@@ -94,7 +94,9 @@ class FabricTools:
         channels = json.loads(body).get("channels") or []
         return [c["name"] for c in channels]
 
-    def orderer_join(self, state: StateDir, orderer: Node, channel: str) -> None:
+    def orderer_join(self, state: StateDir, orderer: Node, channel: str, *, block: Path | None = None) -> None:
+        """Join ``orderer`` with the genesis block, or with ``block`` (the latest config block, for an
+        orderer added to a running channel)."""
         self.run(
             "osnadmin",
             [
@@ -103,10 +105,16 @@ class FabricTools:
                 "--channelID",
                 channel,
                 "--config-block",
-                str(state.channel_block(channel)),
+                str(block or state.channel_block(channel)),
                 *self._osnadmin_tls(state, orderer),
             ],
         )
+
+    def orderer_channel(self, state: StateDir, orderer: Node, channel: str) -> dict[str, Any]:
+        """osnadmin's view of one channel: status, consensusRelation, height."""
+        out = self.run("osnadmin", ["channel", "list", "--channelID", channel, *self._osnadmin_tls(state, orderer)])
+        info: dict[str, Any] = json.loads(out[out.find("{") :] if "{" in out else "{}")
+        return info
 
     # ---- peer CLI as an org admin --------------------------------------------------------
     def peer_env(self, state: StateDir, peer: Node) -> dict[str, str]:

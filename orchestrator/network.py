@@ -10,7 +10,7 @@ import functools
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from orchestrator.fabric_tools import FabricTools, org_admin_flags
 from orchestrator.paths import StateDir
 from orchestrator.render import ccaas_package, package_id, render_compose, render_configtx, render_crypto_config
 from orchestrator.render.configtx import PROFILE
-from orchestrator.topology import DEFAULT_TOPOLOGY, REPO_ROOT, Node, Topology, load_topology
+from orchestrator.topology import DEFAULT_TOPOLOGY, REPO_ROOT, Node, Org, Topology, load_topology
 from orchestrator.versions import Images, fabric_version
 
 log = logging.getLogger(__name__)
@@ -245,14 +245,18 @@ def _definition(spec: NetworkSpec) -> list[str]:
     return flags
 
 
-def deploy_chaincode(spec: NetworkSpec, tools: FabricTools, progress: Progress = _quiet) -> None:
-    """Install, approve and commit the chaincode with ``peer lifecycle``; skips what is done."""
+def deploy_chaincode(
+    spec: NetworkSpec, tools: FabricTools, progress: Progress = _quiet, *, peers: Sequence[Node] | None = None
+) -> None:
+    """Install, approve and commit the chaincode with ``peer lifecycle``; skips what is done.
+    ``peers``: only these orgs install, approve and endorse the commit (default: every peer org)."""
     t = spec.topology
+    peers = list(peers or t.peer_nodes)
     channel, definition = t.channel, _definition(spec)
     state, pkg_id = spec.state, spec.package_id
     orderer = t.orderers_nodes[0]
-    if tools.committed(state, t.peer_nodes[0], channel=channel, name=t.chaincode.name):
-        committed = tools.committed(state, t.peer_nodes[0], channel=channel, name=t.chaincode.name) or {}
+    if tools.committed(state, peers[0], channel=channel, name=t.chaincode.name):
+        committed = tools.committed(state, peers[0], channel=channel, name=t.chaincode.name) or {}
         if committed.get("sequence") == t.chaincode.sequence:
             progress(f"chaincode {t.chaincode.name} already committed")
             return
@@ -283,13 +287,13 @@ def deploy_chaincode(spec: NetworkSpec, tools: FabricTools, progress: Progress =
                 ],
             )
 
-    progress(f"installing and approving chaincode {t.chaincode.label} on {len(t.peer_nodes)} orgs")
-    with ThreadPoolExecutor(max_workers=len(t.peer_nodes)) as pool:
-        list(pool.map(install_and_approve, t.peer_nodes))
+    progress(f"installing and approving chaincode {t.chaincode.label} on {len(peers)} orgs")
+    with ThreadPoolExecutor(max_workers=len(peers)) as pool:
+        list(pool.map(install_and_approve, peers))
     progress(f"committing chaincode {t.chaincode.name} on channel {channel!r}")
     tools.peer(
         state,
-        t.peer_nodes[0],
+        peers[0],
         [
             "lifecycle",
             "chaincode",
@@ -298,17 +302,19 @@ def deploy_chaincode(spec: NetworkSpec, tools: FabricTools, progress: Progress =
             channel,
             *definition,
             *tools.orderer_flags(state, orderer),
-            *org_admin_flags(state, t.peer_nodes),
+            *org_admin_flags(state, peers),
         ],
     )
 
 
-def wait_chaincode_ready(spec: NetworkSpec, *, timeout: float) -> None:
+def wait_chaincode_ready(spec: NetworkSpec, *, timeout: float, orgs: Sequence[Org] | None = None) -> None:
     """Every org's gateway reaches the chaincode on every org's peer: the chaincode answers and
-    gossip has spread membership across orgs (the Gateway picks endorsers from that view)."""
+    gossip has spread membership across orgs (the Gateway picks endorsers from that view).
+    ``orgs``: only these (default: every peer org)."""
     from orchestrator.ledger import Ledger  # the gateway client is only needed from here on
 
-    targets = [org.msp_id for org in spec.topology.peer_orgs]
+    orgs = list(orgs or spec.topology.peer_orgs)
+    targets = [org.msp_id for org in orgs]
 
     def ready(org_name: str) -> bool:
         try:
@@ -320,7 +326,7 @@ def wait_chaincode_ready(spec: NetworkSpec, *, timeout: float) -> None:
             log.debug("chaincode not ready from %s: %s", org_name, exc)
             return False
 
-    for org in spec.topology.peer_orgs:
+    for org in orgs:
         _wait(
             f"chaincode on every peer, seen from {org.name}",
             functools.partial(ready, org.name),

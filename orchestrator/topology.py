@@ -38,6 +38,10 @@ class _Strict(BaseModel):
 
 RAFT_SIZES = (3, 5)
 BFT_SIZES = (4, 7)  # 3f+1 consenters tolerate f byzantine faults
+# Orderers added at run time get host-port slots from 40 on: slots 0-39 hold up to 7 initial
+# orderers and 33 peers, so no node's ports move when the orderer set changes.
+EXTRA_ORDERER_SLOT = 40
+EXTRA_ORDERER_SLOTS = 9
 
 
 class OrdererSpec(_Strict):
@@ -49,6 +53,10 @@ class OrdererSpec(_Strict):
     tick_interval: str = "500ms"
     election_tick: int = Field(10, ge=2)
     heartbeat_tick: int = Field(1, ge=1)
+    # Changed on a running network by `mecfab orderer add/remove` (orchestrator.membership):
+    # orderers added after the first `count` (orderer{count+1}, ...) and orderer numbers removed.
+    added: int = Field(0, ge=0, le=EXTRA_ORDERER_SLOTS)
+    removed: list[int] = Field(default_factory=list)
 
     @field_validator("batch_timeout", "tick_interval")
     @classmethod
@@ -62,8 +70,43 @@ class CloudSpec(_Strict):
     name: str = "Cloud"
 
 
+class EdgeServerSpec(_Strict):
+    """What one edge server offers to the task-sharing workflow (its agent container)."""
+
+    cpus: float = Field(1.0, gt=0, le=64, description="CPU limit of the agent container [cores]")
+    memory_mb: int = Field(256, ge=128, le=65536, description="memory limit of the agent container [MiB]")
+    price_per_gigacycle: int = Field(30, ge=1, le=1_000_000, description="asking price [credits per 1e9 cycles]")
+    background_load: float = Field(0.0, ge=0, lt=1, description="share of its CPU a background job keeps busy [-]")
+    background_period_s: float = Field(
+        0.0, ge=0, le=3600, description="0: constant background load; else on for half of each period [s]"
+    )
+
+
+# Edges that `edges.servers` does not list get these in turn (Edge1 the first, Edge5 the first
+# again), so that the default network's edges differ in CPU, price and background load.
+DEFAULT_EDGE_SERVERS: tuple[EdgeServerSpec, ...] = (
+    EdgeServerSpec(cpus=1.0, price_per_gigacycle=40),
+    EdgeServerSpec(cpus=0.5, price_per_gigacycle=20),
+    EdgeServerSpec(cpus=1.0, price_per_gigacycle=30, background_load=0.4, background_period_s=20),
+    EdgeServerSpec(cpus=0.75, price_per_gigacycle=25, background_load=0.1),
+)
+_EDGE_NAME = re.compile(r"^Edge[1-9][0-9]?$")
+
+
 class EdgesSpec(_Strict):
     count: int = Field(4, ge=1, le=32)
+    # Optional, by edge name (Edge1, Edge2, ...): capacity, price and background load of its agent.
+    servers: dict[str, EdgeServerSpec] = Field(default_factory=dict)
+    # Edge numbers removed by `mecfab edge remove` (orchestrator.membership); `edge add` raises count.
+    removed: list[int] = Field(default_factory=list)
+
+    @field_validator("servers")
+    @classmethod
+    def _server_names(cls, value: dict[str, EdgeServerSpec]) -> dict[str, EdgeServerSpec]:
+        for name in value:
+            if not _EDGE_NAME.match(name):
+                raise ValueError(f"edges.servers key {name!r} must be an edge name like Edge1")
+        return value
 
 
 class ChaincodeSpec(_Strict):
@@ -107,6 +150,13 @@ class Topology(_Strict):
 
     @model_validator(mode="after")
     def _orderer_count_fits_consensus(self) -> Topology:
+        o, e = self.orderers, self.edges
+        if not set(e.removed) <= set(range(1, e.count + 1)):
+            raise ValueError(f"edges.removed {e.removed} must name edges 1..{e.count}")
+        if o.added or o.removed:  # an orderer set changed at run time: any size from one
+            if not set(o.removed) < set(range(1, o.count + o.added + 1)):
+                raise ValueError(f"orderers.removed {o.removed} must leave one of orderers 1..{o.count + o.added}")
+            return self
         sizes = BFT_SIZES if self.consensus == "bft" else RAFT_SIZES
         if self.orderers.count not in sizes:
             raise ValueError(
@@ -155,6 +205,7 @@ class Topology(_Strict):
         edges = tuple(
             Org(name=f"Edge{i}", kind=OrgKind.EDGE, domain=f"edge{i}.{self.domain}")
             for i in range(1, self.edges.count + 1)
+            if i not in self.edges.removed
         )
         return (cloud, *edges)
 
@@ -173,17 +224,29 @@ class Topology(_Strict):
     @property
     def orderers_nodes(self) -> tuple[Node, ...]:
         org = self.orderer_org
+        o = self.orderers
         return tuple(
-            Node(org=org, short=f"orderer{i}", index=i - 1, ports_base=self.ports.base)
-            for i in range(1, self.orderers.count + 1)
+            Node(
+                org=org,
+                short=f"orderer{i}",
+                index=i - 1 if i <= o.count else EXTRA_ORDERER_SLOT + i - o.count - 1,
+                ports_base=self.ports.base,
+            )
+            for i in range(1, o.count + o.added + 1)
+            if i not in o.removed
         )
 
     @property
     def peer_nodes(self) -> tuple[Node, ...]:
-        start = self.orderers.count
+        start = self.orderers.count  # Cloud, then Edge i at start + i: removed edges keep their slot
         return tuple(
-            Node(org=org, short="peer0", index=start + i, ports_base=self.ports.base)
-            for i, org in enumerate(self.peer_orgs)
+            Node(
+                org=org,
+                short="peer0",
+                index=start + (int(org.name.removeprefix("Edge")) if org.kind is OrgKind.EDGE else 0),
+                ports_base=self.ports.base,
+            )
+            for org in self.peer_orgs
         )
 
     @property
@@ -195,6 +258,20 @@ class Topology(_Strict):
         if self.chaincode.endorsement == "majority":
             return None
         return "OR(" + ", ".join(f"'{org.msp_id}.peer'" for org in self.peer_orgs) + ")"
+
+    def edge_server(self, org: Org) -> EdgeServerSpec:
+        """The agent profile of an edge org: ``edges.servers[name]``, else the default cycle."""
+        if org.kind is not OrgKind.EDGE:
+            raise ConfigError(f"{org.name} is not an edge org: only edges run an agent")
+        explicit = self.edges.servers.get(org.name)
+        if explicit is not None:
+            return explicit
+        index = int(org.name.removeprefix("Edge")) - 1
+        return DEFAULT_EDGE_SERVERS[index % len(DEFAULT_EDGE_SERVERS)]
+
+    @property
+    def edge_orgs(self) -> tuple[Org, ...]:
+        return tuple(o for o in self.peer_orgs if o.kind is OrgKind.EDGE)
 
     def peer_of(self, org: Org) -> Node:
         for node in self.peer_nodes:
@@ -265,6 +342,18 @@ class Node:
     def chaincode_host(self) -> str:
         """Host name of this peer org's chaincode-as-a-service container."""
         return f"cc.{self.org.domain}"
+
+    @property
+    def agent_host(self) -> str:
+        """Host name of this edge org's agent container."""
+        return f"agent.{self.org.domain}"
+
+    @property
+    def agent_port(self) -> int:
+        """The agent's status/control HTTP endpoint on the host (edge peers only)."""
+        if self.org.kind is not OrgKind.EDGE:
+            raise ConfigError(f"{self.host} is not an edge peer: it has no agent")
+        return self.host_port + 3
 
 
 def _validate(data: Any, *, source: str) -> Topology:

@@ -16,6 +16,7 @@ from orchestrator.topology import (
     PEER_CHAINCODE_PORT,
     PEER_PORT,
     Node,
+    OrgKind,
     Topology,
 )
 from orchestrator.versions import COMPOSE_IMAGE_VARS, default_fabric_version
@@ -115,6 +116,13 @@ def _peer(topology: Topology, node: Node, state: StateDir, state_rel: str) -> di
         # A peer that tried another org's peer before it knew that org's TLS CA (channel join)
         # retries after reconnectInterval: 25 s by default, 2 s here so membership converges fast.
         "CORE_PEER_GOSSIP_RECONNECTINTERVAL": "2s",
+        # A block holding an invalid transaction whose private data never reached this peer (e.g. an
+        # executor writing the requester's collection without the requester's endorsement) must not
+        # stall the peer for pullRetryThreshold (60 s by default): skip pulling for invalid
+        # transactions, give up pulling valid ones after 5 s and let the reconciler fetch them later.
+        "CORE_PEER_GOSSIP_PVTDATA_SKIPPULLINGINVALIDTRANSACTIONSDURINGCOMMIT": "true",
+        "CORE_PEER_GOSSIP_PVTDATA_PULLRETRYTHRESHOLD": "5s",
+        "CORE_PEER_GOSSIP_PVTDATA_RECONCILESLEEPINTERVAL": "10s",
         "CORE_PEER_LOCALMSPID": node.org.msp_id,
         "CORE_PEER_MSPCONFIGPATH": f"{FABRIC_CFG}/msp",
         "CORE_PEER_FILESYSTEMPATH": DATA,
@@ -155,6 +163,54 @@ def _chaincode(topology: Topology, node: Node, package_id: str) -> dict[str, Any
     }
 
 
+# ---- edge agents (issue 5): one per edge org, started only with the compose profile "agents" ----
+AGENT_PROFILE = "agents"
+AGENT_IMAGE_ENV = "MECFAB_AGENT_IMAGE"
+AGENT_IMAGE_DEFAULT = "mecfab/agent:latest"
+AGENT_LISTEN_PORT = 8700
+AGENT_MSP_DIR = "/etc/mecfab/msp"
+AGENT_TLS_CA = "/etc/mecfab/tls-ca.pem"
+
+
+def _agent(topology: Topology, node: Node, state: StateDir, state_rel: str) -> dict[str, Any]:
+    """The org's agent: reaches its own peer by host name over TLS, as the org's User1 (read-only mounts).
+    No ``depends_on``: starting the agents must never start or recreate a peer."""
+    server = topology.edge_server(node.org)
+    return {
+        "image": f"${{{AGENT_IMAGE_ENV}:-{AGENT_IMAGE_DEFAULT}}}",
+        "profiles": [AGENT_PROFILE],
+        "command": [
+            "--org",
+            node.org.name,
+            "--channel",
+            topology.channel,
+            "--chaincode",
+            topology.chaincode.name,
+            "--listen",
+            f"0.0.0.0:{AGENT_LISTEN_PORT}",
+        ],
+        "labels": _labels(topology, role="agent", org=node.org.name),
+        "environment": {
+            "MECFAB_PEER": f"{node.host}:{PEER_PORT}",
+            "MECFAB_MSP_DIR": AGENT_MSP_DIR,
+            "MECFAB_TLS_CA": AGENT_TLS_CA,
+            "MECFAB_CPUS": str(server.cpus),
+            "MECFAB_MEMORY_MB": str(server.memory_mb),
+            "MECFAB_PRICE": str(server.price_per_gigacycle),
+            "MECFAB_BACKGROUND": str(server.background_load),
+            "MECFAB_BACKGROUND_PERIOD": str(server.background_period_s),
+        },
+        "volumes": [
+            f"{_rel(state, state.user_msp(node.org, 'User1'), state_rel)}:{AGENT_MSP_DIR}:ro",
+            f"{_rel(state, state.org_tls_ca(node.org), state_rel)}:{AGENT_TLS_CA}:ro",
+        ],
+        "ports": _ports(topology, [(node.agent_port, AGENT_LISTEN_PORT)]),
+        "cpus": server.cpus,
+        "mem_limit": f"{server.memory_mb}m",
+        "networks": [NETWORK],
+    }
+
+
 def render_compose(topology: Topology, *, project: str, state: StateDir, state_rel: str, package_id: str) -> str:
     """The compose file. ``state_rel`` is the state dir relative to the compose file's directory."""
     services: dict[str, Any] = {}
@@ -164,6 +220,9 @@ def render_compose(topology: Topology, *, project: str, state: StateDir, state_r
         services[node.host] = _peer(topology, node, state, state_rel)
     for node in topology.peer_nodes:
         services[node.chaincode_host] = _chaincode(topology, node, package_id)
+    for node in topology.peer_nodes:
+        if node.org.kind is OrgKind.EDGE:
+            services[node.agent_host] = _agent(topology, node, state, state_rel)
     data = {
         "name": project,
         "services": services,
@@ -172,6 +231,7 @@ def render_compose(topology: Topology, *, project: str, state: StateDir, state_r
     }
     header = (
         "Rendered by `mecfab network render` from network/topology.yaml: do not edit by hand.\n"
-        "Images: set MECFAB_PEER_IMAGE, MECFAB_ORDERER_IMAGE, MECFAB_CHAINCODE_IMAGE or FABRIC_VERSION."
+        "Images: set MECFAB_PEER_IMAGE, MECFAB_ORDERER_IMAGE, MECFAB_CHAINCODE_IMAGE or FABRIC_VERSION.\n"
+        f"Edge agents (profile {AGENT_PROFILE!r}, image {AGENT_IMAGE_ENV}) start with `mecfab run tasks`."
     )
     return dump(data, header=header)

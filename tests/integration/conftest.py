@@ -15,9 +15,11 @@ from orchestrator.topology import load_topology
 
 
 def free_port_base(start: int = 27000) -> int:
-    """The first block of host ports, from ``start`` on, that nothing listens on."""
+    """The first block of host ports, from ``start`` on, that nothing listens on. Blocks stay below
+    32768, where Linux picks ephemeral client ports: a port a closed client connection still holds
+    (TIME_WAIT) cannot be published by Docker."""
     topology = load_topology().with_overrides(orderers=5)
-    for base in range(start, 60000, 500):
+    for base in range(start, 32000, 500):
         t = topology.with_overrides(port_base=base)
         ports = [p for n in t.nodes for p in (n.host_port, n.operations_port)] + [
             n.admin_port for n in t.orderers_nodes

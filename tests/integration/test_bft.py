@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def bft_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkSpec]:
-    topology = load_topology().with_overrides(consensus="bft", edges=2, port_base=free_port_base(start=37000))
+    topology = load_topology().with_overrides(consensus="bft", edges=2, port_base=free_port_base(start=28000))
     root: Path = tmp_path_factory.mktemp("bft")
     spec = NetworkSpec.isolated(root, project=f"mecfab-bft-{os.getpid()}", topology=topology)
     try:

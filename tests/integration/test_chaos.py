@@ -15,9 +15,7 @@ def test_leader_kill_under_load_loses_nothing_and_the_audit_passes(live_network:
     from orchestrator.chaos import run_scenario
 
     before = {n.host for n in raft_leaders(live_network)}
-    result = run_scenario(
-        live_network, "leader-kill", out=tmp_path / "chaos", tps=4, before_s=5, fault_s=6, after_s=25
-    )
+    result = run_scenario(live_network, "leader-kill", out=tmp_path / "chaos", tps=4, before_s=5, fault_s=6, after_s=25)
     assert result.description.startswith("killed leader") and result.description.split()[-1] in before
     assert result.committed > 0 and result.sent >= result.committed
     assert result.leader_change_s is not None, "a new leader must be elected"

@@ -27,9 +27,7 @@ def test_header_hash_is_sha256_of_the_der_sequence() -> None:
     # SEQUENCE { INTEGER 128 (02 02 00 80), OCTET STRING 'a', OCTET STRING '' }
     der = bytes.fromhex("30 09 02 02 00 80 04 01 61 04 00".replace(" ", ""))
     assert block_header_hash(128, b"a", b"") == hashlib.sha256(der).digest()
-    assert (
-        block_header_hash(0, b"", b"") == hashlib.sha256(bytes.fromhex("300702010004000400")).digest()
-    )
+    assert block_header_hash(0, b"", b"") == hashlib.sha256(bytes.fromhex("300702010004000400")).digest()
 
 
 def test_an_intact_chain_passes_and_every_kind_of_tampering_is_named() -> None:

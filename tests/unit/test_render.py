@@ -102,7 +102,9 @@ def test_compose_wires_each_peer_to_its_chaincode_and_publishes_loopback_ports()
         render_compose(t, project="p", state=state, state_rel=".mecfab/x", package_id="mectask_1.0:ab")
     )
     services = data["services"]
-    assert len(services) == 3 + 5 + 5
+    assert len(services) == 3 + 5 + 5 + 4  # orderers, peers, chaincode servers, edge agents
+    agents = [name for name, svc in services.items() if svc["labels"]["mecfab.role"] == "agent"]
+    assert len(agents) == 4 and all(services[a]["profiles"] == ["agents"] for a in agents)
     peer = services["peer0.edge2.mec"]
     assert json.loads(peer["environment"]["CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG"]) == {"peername": "edge2.mec"}
     assert "cc.edge2.mec" in services

@@ -1,0 +1,178 @@
+"""The agent's small HTTP endpoint, and a client for it.
+
+The cloud monitor reads ``GET /status`` (queue, backlog, measured rate, CPU use) once a second;
+the run driver posts task orders and collects the agent's traces. It listens inside the Docker
+network and is published on the host's loopback only (``Node.agent_port``); it has no
+authentication, like the peers' operations endpoints.
+
+=========================  ======================================================================
+``GET /healthz``           ``{"ready": true}`` once the agent follows the event stream (503 before)
+``GET /status``            the agent's state (see ``EdgeAgent.status``)
+``POST /tasks``            a :class:`~orchestrator.agent.orders.TaskOrder` as JSON: originate it (202)
+``POST /tasks/<id>/transfer``  ``{"to": "<MSP ID>"}``: hand the task over (202)
+``GET /traces?prefix=p``   stage and transaction marks of tasks whose ID starts with ``p``
+=========================  ======================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.agent.orders import TaskOrder
+from orchestrator.errors import ConfigError, MecFabError, NetworkError
+
+if TYPE_CHECKING:
+    from orchestrator.agent.agent import EdgeAgent
+
+log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http %s", format % args)
+
+    def _send(self, status: HTTPStatus, body: object) -> None:
+        data = json.dumps(body, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> object:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise ConfigError(f"request body of {length} bytes is over {MAX_BODY}")
+        raw = self.rfile.read(length) if length else b""
+        try:
+            return json.loads(raw or b"null")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"request body is not JSON: {exc}") from None
+
+    def do_GET(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        agent = self.server.agent
+        if url.path == "/healthz":
+            ready = agent.ready
+            self._send(HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE, {"ready": ready})
+        elif url.path == "/status":
+            self._send(HTTPStatus.OK, agent.status())
+        elif url.path == "/traces":
+            prefix = urllib.parse.parse_qs(url.query).get("prefix", [""])[0]
+            self._send(HTTPStatus.OK, agent.traces(prefix))
+        else:
+            self._send(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {url.path}"})
+
+    def do_POST(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        agent = self.server.agent
+        parts = [p for p in url.path.split("/") if p]
+        try:
+            if parts == ["tasks"]:
+                order = TaskOrder.from_json(self._body())
+                agent.originate(order)
+                self._send(HTTPStatus.ACCEPTED, {"task_id": order.task_id})
+            elif len(parts) == 3 and parts[0] == "tasks" and parts[2] == "transfer":
+                body = self._body()
+                to = body.get("to") if isinstance(body, dict) else None
+                if not isinstance(to, str) or not to:
+                    raise ConfigError('a transfer needs {"to": "<MSP ID>"}')
+                agent.transfer(parts[1], to)
+                self._send(HTTPStatus.ACCEPTED, {"task_id": parts[1], "to": to})
+            else:
+                self._send(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {url.path}"})
+        except ConfigError as exc:
+            self._send(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+        except MecFabError as exc:
+            self._send(HTTPStatus.CONFLICT, {"error": str(exc)})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], agent: EdgeAgent) -> None:
+        super().__init__(address, _Handler)
+        self.agent = agent
+
+
+class AgentServer:
+    """Serves an agent's endpoint on ``host:port`` (port 0 picks a free one) from a thread."""
+
+    def __init__(self, agent: EdgeAgent, host: str = "127.0.0.1", port: int = 0) -> None:
+        try:
+            self._server = _Server((host, port), agent)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        self._thread = threading.Thread(target=self._server.serve_forever, name="agent-http", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class AgentClient:
+    """Talks to one agent's endpoint."""
+
+    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body: object | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read()).get("error", exc.reason)
+            except (ValueError, AttributeError):
+                message = exc.reason
+            if exc.code == HTTPStatus.BAD_REQUEST:
+                raise ConfigError(str(message)) from None
+            raise NetworkError(f"agent at {self.url}: {path} answered {exc.code}: {message}") from None
+        except (OSError, urllib.error.URLError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise NetworkError(f"agent at {self.url} does not answer ({reason})") from None
+
+    def healthy(self) -> bool:
+        try:
+            return bool(self._call("GET", "/healthz").get("ready"))
+        except NetworkError:
+            return False
+
+    def status(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/status")
+        return result
+
+    def originate(self, order: TaskOrder) -> None:
+        self._call("POST", "/tasks", order.to_json())
+
+    def transfer(self, task_id: str, new_owner: str) -> None:
+        self._call("POST", f"/tasks/{urllib.parse.quote(task_id)}/transfer", {"to": new_owner})
+
+    def traces(self, prefix: str = "") -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/traces?" + urllib.parse.urlencode({"prefix": prefix}))
+        return result

@@ -1,0 +1,461 @@
+"""Membership on a live network of its own: add an edge org, refuse under-signed updates, revoke
+an edge, remove an org, grow and shrink the Raft orderer set under load.
+
+The tests run in order on one module-scoped network (Cloud + Edge1..Edge2, 3 Raft orderers);
+each reloads the topology the previous one persisted in the state directory. Where Fabric
+refuses someone, the assertion names the level (TLS, MSP or policy) and the component."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import itertools
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from typer.testing import CliRunner
+
+from orchestrator import engine, membership, membership_cli, metrics
+from orchestrator.configtx_update import ChannelConfig, Signer, UpdateRefused
+from orchestrator.errors import ConfigError, LedgerError
+from orchestrator.fabric_tools import FabricTools, ToolError
+from orchestrator.gateway import EndorseError, EvaluateError, Gateway, Identity, SubmitError, SubmitResult
+from orchestrator.gateway.client import CommitStatus, Timeouts, Transaction
+from orchestrator.gateway.errors import CommitStatusError
+from orchestrator.ledger import Ledger
+from orchestrator.network import NetworkSpec, down, raft_leaders, status, up
+from orchestrator.topology import load_topology
+
+from .conftest import free_port_base
+
+pytestmark = pytest.mark.integration
+TIMINGS: dict[str, membership.Change] = {}
+
+
+@pytest.fixture(scope="module")
+def mem_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkSpec]:
+    topology = load_topology().with_overrides(edges=2, port_base=free_port_base(start=29000))
+    root: Path = tmp_path_factory.mktemp("membership")
+    spec = NetworkSpec.isolated(root, project=f"mecfab-mem-{os.getpid()}", topology=topology)
+    try:
+        up(spec)
+        yield spec
+    finally:
+        down(spec)
+        client = engine.connect()
+        label = {"label": f"com.docker.compose.project={spec.project}"}
+        left = [c.name for c in client.containers.list(all=True, filters=label)]
+        left += [v.name for v in client.volumes.list(filters=label)]
+        assert not left, f"down left these behind: {left}"
+        for change in TIMINGS.values():
+            print(f"\n{change.action} {change.target}: {change.seconds:.1f} s {change.steps}")
+
+
+def _current(spec: NetworkSpec) -> NetworkSpec:
+    """The network as the state directory now describes it (what `mecfab` would reload)."""
+    return NetworkSpec.isolated(spec.state.root, project=spec.project, topology=load_topology(spec.state.topology))
+
+
+def _config(spec: NetworkSpec) -> ChannelConfig:
+    return membership.channel_config(spec)
+
+
+def _request(ledger: Ledger, *, synced: NetworkSpec | None = None) -> str:
+    """A task request with its payload; with ``synced``, returns once every peer committed it."""
+    task_id = f"mem-{uuid.uuid4().hex[:8]}"
+    payload = task_id.encode()
+    result = ledger.request_task(
+        task_id,
+        cpu_cycles=1_000_000_000,
+        input_bytes=len(payload),
+        deadline_unix=int(time.time()) + 600,
+        max_price=50,
+        payload_hash=hashlib.sha256(payload).hexdigest(),
+        payload=payload,  # transient data: its own peer must endorse (and count for the policy)
+    )
+    if synced is not None:
+        _synced(synced, result)
+    return task_id
+
+
+def _synced(spec: NetworkSpec, result: SubmitResult, *, timeout: float = 30) -> None:
+    """Wait until every peer has committed ``result``'s block: the next step may be endorsed by a
+    peer other than the one that reported the commit."""
+    deadline = time.monotonic() + timeout
+    for peer in spec.topology.peer_nodes:
+        while True:
+            samples = metrics.scrape(spec.topology.ports.bind, peer.operations_port)
+            height = metrics.value(samples, "ledger_blockchain_height", channel=spec.topology.channel) or 0
+            if height > result.block_number:
+                break
+            assert time.monotonic() < deadline, f"{peer.host} did not commit block {result.block_number}"
+            time.sleep(0.25)
+
+
+def _register(ledger: Ledger) -> None:
+    ledger.register_edge(cpu_cycles_per_sec=3_000_000_000, memory_mb=4096, price_per_gigacycle=5)
+
+
+def _gateway(spec: NetworkSpec, identity: Identity, via: str, *, timeouts: Timeouts | None = None) -> Gateway:
+    """A gateway connection for ``identity`` through org ``via``'s peer."""
+    org = spec.topology.org(via)
+    peer = spec.topology.peer_of(org)
+    return Gateway(
+        endpoint=f"{spec.topology.ports.bind}:{peer.host_port}",
+        tls_root_cert=spec.state.org_tls_ca(org).read_bytes(),
+        identity=identity,
+        server_name_override=peer.host,
+        timeouts=timeouts,
+    )
+
+
+def _user(spec: NetworkSpec, org_name: str) -> Identity:
+    org = spec.topology.org(org_name)
+    return Identity.from_msp_dir(org.msp_id, spec.state.user_msp(org, "User1"))
+
+
+def test_bad_input_is_one_config_error_and_changes_nothing(mem_network: NetworkSpec) -> None:
+    spec = _current(mem_network)
+    before = _config(spec)
+    cases = [
+        (lambda: membership.add_edge(spec, "Edge2"), "already exists"),
+        (lambda: membership.remove_edge(spec, "Edge9"), "is not on channel"),
+        (lambda: membership.add_edge(spec, "Edge 3!"), "not a valid org name"),
+        (lambda: membership.revoke_edge(spec, "Cloud"), "not an edge"),
+        (lambda: membership.remove_orderer(spec, "orderer7"), "is not an orderer"),
+    ]
+    # a view of this network with one orderer left: removing it must fail before anything runs
+    one = membership.topology_without_orderer(
+        membership.topology_without_orderer(spec.topology, "orderer2"), "orderer3"
+    )
+    cases.append(
+        (lambda: membership.remove_orderer(dataclasses.replace(spec, topology=one), "orderer1"), "last orderer")
+    )
+    for call, message in cases:
+        with pytest.raises(ConfigError, match=message) as info:
+            call()
+        assert "\n" not in str(info.value)
+    after = _config(spec)
+    assert (after.block_number, after.fingerprint) == (before.block_number, before.fingerprint)
+
+
+def test_under_signed_config_update_is_refused(mem_network: NetworkSpec) -> None:
+    spec = _current(mem_network)
+    t = spec.topology
+    planned = membership.plan_add_edge(spec, "Edge3")
+    cloud, edge1, edge2 = (t.org(n) for n in ("Cloud", "Edge1", "Edge2"))
+    # /Channel/Application/Admins is MAJORITY Admins: 2 of the 3 application orgs' admins.
+    assert [s.msp_id for s in planned.signers] == ["CloudMSP", "Edge1MSP"]
+    attempts = {
+        "one admin": ([Signer(edge1)], "1 sub-policies were satisfied, but this policy requires 2"),
+        "two non-admins": (
+            [Signer(cloud, "User1"), Signer(edge2, "User1")],
+            "0 sub-policies were satisfied, but this policy requires 2",
+        ),
+        "an admin and a client": (
+            [Signer(cloud, "User1"), Signer(edge2)],
+            "1 sub-policies were satisfied, but this policy requires 2",
+        ),
+    }
+    for who, (signers, reason) in attempts.items():
+        # Level: policy. The orderer checks the update's signatures against the mod_policy of
+        # /Channel/Application (its Admins policy) and refuses with BAD_REQUEST.
+        with pytest.raises(UpdateRefused, match=reason) as info:
+            planned.submit(signers)
+        assert "/Channel/Application not satisfied" in str(info.value), who
+    # Revoking Edge2 changes Edge2MSP's MSP value, whose mod_policy is Edge2MSP's own Admins:
+    # other orgs' admins, however many, cannot do it. Level: policy (at the orderer).
+    revoke = membership.plan_revoke_edge(spec, "Edge2")
+    assert [str(s) for s in revoke.signers] == ["Admin@Edge2MSP"]
+    with pytest.raises(UpdateRefused, match="/Channel/Application/Edge2MSP/MSP not satisfied"):
+        revoke.submit([Signer(cloud), Signer(edge1)])
+    # The consenter set belongs to the orderer org: /Channel/Orderer/Admins (MAJORITY of OrdererMSP).
+    consenter = membership.plan_add_orderer(spec)
+    assert [str(s) for s in consenter.signers] == ["Admin@OrdererMSP"]
+    # (ConsensusType and the org's Endpoints change: the orderer names whichever it checks first)
+    with pytest.raises(UpdateRefused, match=r"policy for \[Value\]\s+/Channel/Orderer/\S+ not satisfied"):
+        consenter.submit([Signer(cloud), Signer(edge1), Signer(edge2)])
+    after = _config(spec)
+    assert (after.block_number, after.fingerprint) == (planned.live.block_number, planned.live.fingerprint)
+    assert "Edge3MSP" not in membership.application_orgs(after.config)
+    assert not (spec.state.org_msp(edge2) / "crls").exists()
+
+
+def test_added_edge_registers_and_requests_a_task(mem_network: NetworkSpec) -> None:
+    spec = _current(mem_network)
+    change = membership.add_edge(spec, "Edge3")
+    TIMINGS["add edge"] = change
+    assert change.signers == ("Admin@CloudMSP", "Admin@Edge1MSP")
+    spec = _current(mem_network)
+    assert [o.name for o in spec.topology.peer_orgs] == ["Cloud", "Edge1", "Edge2", "Edge3"]
+    assert "Edge3MSP" in membership.application_orgs(_config(spec).config)
+    nodes = {n.host: n for n in status(spec).nodes}
+    assert nodes["peer0.edge3.mec"].container == "running" and nodes["peer0.edge3.mec"].healthy
+    with Ledger.connect(spec, "Edge3") as edge3:
+        _register(edge3)
+        task_id = _request(edge3)  # endorsed by Edge3's own peer only: the new definition counts it
+        assert edge3.read_task(task_id)["requester"] == "Edge3MSP"
+        assert edge3.read_payload(task_id) == task_id.encode()
+    # ... and executes one: Edge1 asks, the Cloud shortlists Edge3, Edge3 offers, gets the award
+    # (escrow; SBE = Edge1 AND Edge3 peers), reads the private payload, delivers, is paid.
+    with (
+        Ledger.connect(spec, "Edge1") as edge1,
+        Ledger.connect(spec, "Edge3") as edge3,
+        Ledger.connect(spec, "Cloud") as cloud,
+    ):
+        _register(edge1)
+        task_id = _request(edge1, synced=spec)
+        _synced(spec, cloud.shortlist(task_id, ["Edge3MSP"]))
+        _synced(spec, edge3.offer(task_id, willing=True, price=40, estimated_seconds=5))
+        _synced(spec, edge1.award(task_id, "Edge3MSP", payload=task_id.encode()))
+        assert edge3.read_payload(task_id) == task_id.encode()
+        _synced(spec, edge3.submit_result(task_id, b"result of " + task_id.encode()))
+        _synced(spec, edge1.settle(task_id))
+        assert cloud.read_task(task_id)["status"] == "SETTLED"
+        assert cloud.balance("Edge3MSP")["balance"] == 1_000_000 + 40
+        assert cloud.audit_credits()["balanced"] is True
+
+
+def _intruder(tmp: Path) -> tuple[Identity, Path, Path]:
+    """An identity from a CA no org of the channel knows, claiming to be Edge2MSP's client;
+    and a TLS client certificate/key from that CA."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ca.intruder.example")])
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "client"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, "User1@edge2.mec"),
+                ]
+            )
+        )
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    cert_file, key_file = tmp / "intruder.crt", tmp / "intruder.key"
+    cert_file.write_bytes(pem)
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return Identity(msp_id="Edge2MSP", cert=pem, private_key=key), cert_file, key_file
+
+
+def test_revoked_edge_is_refused_and_the_others_carry_on(mem_network: NetworkSpec, tmp_path: Path) -> None:
+    spec = _current(mem_network)
+    with Ledger.connect(spec, "Edge1") as edge1:
+        _register(edge1)
+    change = membership.revoke_edge(spec, "Edge1")
+    TIMINGS["revoke edge"] = change
+    assert change.signers == ("Admin@Edge1MSP",)  # the MSP value's mod_policy: the org's own Admins
+    config = _config(spec).config
+    assert membership.revoked_orgs(config, spec.state, spec.topology) == {"Edge1MSP"}
+
+    # Through another org's peer. Level: MSP. The endorsing peer validates the proposal's creator
+    # against the channel's MSP for Edge1MSP, whose CRL lists the certificate ("access denied";
+    # the peer logs "The certificate has been revoked").
+    revoked = r"access denied: channel \[mec\] creator org \[Edge1MSP\]"  # deserialized, fails Validate()
+    with _gateway(spec, _user(spec, "Edge1"), "Cloud") as gw, pytest.raises(EvaluateError, match=revoked):
+        gw.network(spec.topology.channel).contract(spec.topology.chaincode.name).evaluate("ListEdges")
+
+    # Through its own peer, which the orderer no longer serves (its peer certificate is revoked
+    # too), so it never saw the CRL and still endorses. Level: policy at the orderer. Broadcast
+    # checks /Channel/Writers; the revoked signer satisfies none of its sub-policies (FORBIDDEN).
+    with Ledger.connect(spec, "Edge1") as edge1, pytest.raises((SubmitError, EndorseError)) as refused:
+        _request(edge1)
+    text = str(refused.value)
+    print(f"\nrevoked Edge1 through its own peer: {type(refused.value).__name__}: {text[:200]}")
+    if isinstance(refused.value, SubmitError):
+        assert "FORBIDDEN" in text and "Writers" in text, text
+    else:  # the own peer had already applied the CRL: refused at the MSP like above
+        assert "creator org [Edge1MSP]" in text, text
+
+    # An unknown CA. Level: MSP for a client of a peer's gateway (peers do not ask for client TLS
+    # certificates): Edge2MSP cannot even deserialize a certificate that does not chain to its
+    # root. TLS on the orderer's admin endpoint (mutual TLS: the handshake fails first).
+    intruder, tls_cert, tls_key = _intruder(tmp_path)
+    unknown_ca = r"access denied: channel \[mec\] creator org unknown, creator is malformed"
+    with _gateway(spec, intruder, "Edge2") as gw, pytest.raises(EvaluateError, match=unknown_ca):
+        gw.network(spec.topology.channel).contract(spec.topology.chaincode.name).evaluate("ListEdges")
+    tools = FabricTools.locate(spec.fabric_version)
+    orderer = spec.topology.orderers_nodes[0]
+    with pytest.raises(ToolError) as tls:
+        tools.run(
+            "osnadmin",
+            [
+                "channel",
+                "list",
+                "-o",
+                f"127.0.0.1:{orderer.admin_port}",
+                "--ca-file",
+                str(spec.state.org_tls_ca(orderer.org)),
+                "--client-cert",
+                str(tls_cert),
+                "--client-key",
+                str(tls_key),
+            ],
+            timeout=30,
+        )
+    assert any(s in tls.value.detail for s in ("tls", "certificate", "EOF", "connection reset")), tls.value.detail
+    print(f"\nunknown-CA client at the orderer admin endpoint: {tls.value.detail[-160:]}")
+
+    # The others carry on.
+    with Ledger.connect(spec, "Edge2") as edge2:
+        _register(edge2)
+        _request(edge2)
+    with Ledger.connect(spec, "Edge3") as edge3:
+        _request(edge3)
+
+
+def test_removed_org_is_refused(mem_network: NetworkSpec) -> None:
+    spec = _current(mem_network)
+    gone = spec.topology.org("Edge2")
+    change = membership.remove_edge(spec, "Edge2")
+    TIMINGS["remove edge"] = change
+    assert "Admin@Edge2MSP" not in change.signers and len(change.signers) == 3  # MAJORITY of 4
+    spec = _current(mem_network)
+    assert [o.name for o in spec.topology.peer_orgs] == ["Cloud", "Edge1", "Edge3"]
+    assert "Edge2MSP" not in membership.application_orgs(_config(spec).config)
+    assert "peer0.edge2.mec" not in {n.host for n in status(spec).nodes}
+    client = engine.connect()
+    services = {c.labels.get("com.docker.compose.service") for c in engine.project_containers(client, spec.project)}
+    assert not {"peer0.edge2.mec", "cc.edge2.mec"} & services
+    # Level: MSP. The channel has no MSP called Edge2MSP any more: a peer cannot even deserialize
+    # the creator (its peer is gone too, and the orderer serves none of Edge2MSP's identities).
+    identity = Identity.from_msp_dir(gone.msp_id, spec.state.user_msp(gone, "User1"))
+    unknown_org = r"access denied: channel \[mec\] creator org unknown, creator is malformed"
+    with _gateway(spec, identity, "Cloud") as gw, pytest.raises(EvaluateError, match=unknown_org):
+        gw.network(spec.topology.channel).contract(spec.topology.chaincode.name).evaluate("ListEdges")
+    with Ledger.connect(spec, "Edge3") as edge3:  # a new definition without Edge2: Edge3 still endorses
+        _request(edge3)
+
+
+class _Load(threading.Thread):
+    """Light load: one RegisterEdge at a time from Edge3. A transaction whose commit status does not
+    come within 10 s is asked for once more ("late" if it comes then), else resubmitted (the same
+    signed envelope), as a Fabric client must: Raft drops what reaches a leader handing over."""
+
+    def __init__(self, spec: NetworkSpec) -> None:
+        super().__init__(daemon=True)
+        self.spec = spec
+        self.stop = threading.Event()
+        self.committed: list[tuple[float, str, int]] = []  # (monotonic time, tx id, block)
+        self.failures: list[str] = []
+        self.late: list[float] = []  # when a transaction that committed only after 10 s was sent
+        self.resubmitted: list[float] = []  # when a send that never committed was made
+
+    def wait_for_commit_after(self, moment: float, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(c[0] > moment for c in self.committed):
+            assert time.monotonic() < deadline, f"no transaction committed within {timeout:.0f} s: {self.failures}"
+            time.sleep(0.2)
+
+    def _commit(self, tx: Transaction) -> CommitStatus | None:
+        for _attempt in range(4):
+            sent = time.monotonic()
+            try:
+                commit = tx.submit()
+            except SubmitError:
+                self.resubmitted.append(sent)
+                time.sleep(1)
+                continue
+            for wait in range(2):
+                try:
+                    result = commit.status()
+                except CommitStatusError:
+                    continue
+                if wait:
+                    self.late.append(sent)
+                return result
+            self.resubmitted.append(sent)
+        return None
+
+    def run(self) -> None:
+        t = self.spec.topology
+        with _gateway(self.spec, _user(self.spec, "Edge3"), "Edge3", timeouts=Timeouts(commit_status=10)) as gw:
+            contract = gw.network(t.channel).contract(t.chaincode.name)
+            i = 0
+            while not self.stop.is_set():
+                i += 1
+                try:
+                    tx = contract.new_proposal("RegisterEdge", str(3_000_000_000 + i), "4096", "5").endorse()
+                except LedgerError as exc:
+                    self.failures.append(f"endorse: {exc}")
+                    continue
+                result = self._commit(tx)
+                if result is None:
+                    self.failures.append(f"{tx.tx_id} never committed")
+                elif not result.valid:
+                    self.failures.append(f"{tx.tx_id}: {result.code_name}")
+                else:
+                    self.committed.append((time.monotonic(), tx.tx_id, result.block_number))
+                time.sleep(0.1)
+
+
+def test_raft_consenter_added_and_removed_under_load(mem_network: NetworkSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = _current(mem_network)
+    load = _Load(spec)
+    load.start()
+    try:
+        load.wait_for_commit_after(time.monotonic())
+        started = time.monotonic()
+        # through the CLI (`mecfab orderer add --json`), pointed at this network
+        monkeypatch.setattr(membership_cli, "spec", lambda *args, **kwargs: spec)
+        result = CliRunner().invoke(membership_cli.orderer_app, ["add", "--json"])
+        assert result.exit_code == 0, result.stderr
+        assert "==> adding consenter orderer4.orderer.mec:7050" in result.stderr  # progress lines
+        data = json.loads(result.stdout)
+        TIMINGS["add orderer"] = membership.Change(**{**data, "signers": tuple(data["signers"])})
+        added = time.monotonic()
+        spec = _current(mem_network)
+        assert data["target"] == "orderer4" and data["signers"] == ["Admin@OrdererMSP"]
+        assert "orderer4.orderer.mec:7050" in membership.raft_consenters(_config(spec).config)
+        load.wait_for_commit_after(added)  # ordering goes on with 4 consenters
+        # the leader leaves: the hardest removal (Raft hands leadership over first)
+        (leader,) = raft_leaders(spec)
+        change = membership.remove_orderer(spec, leader.short)
+        TIMINGS["remove orderer"] = change
+        removed = time.monotonic()
+        load.wait_for_commit_after(removed)  # ... and with the 3 left
+    finally:
+        load.stop.set()
+        load.join(timeout=60)
+    spec = _current(mem_network)
+    consenters = membership.raft_consenters(_config(spec).config)
+    assert len(consenters) == 3 and f"{leader.host}:7050" not in consenters
+    assert leader.host not in {n.host for n in status(spec).nodes}
+    assert len(raft_leaders(spec)) == 1
+    # no lost transaction: every one the load endorsed committed, valid (some after a resubmission)
+    assert not load.failures, load.failures
+    times = [started, *(c[0] for c in load.committed if c[0] >= started)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert max(gaps) < 25, f"no commit for {max(gaps):.1f} s while the orderer set changed"
+
+    def phases(moments: list[float]) -> str:
+        adding = sum(started <= x <= added for x in moments)
+        return f"{adding} while adding orderer4, {len(moments) - adding} while removing the leader {leader.short}"
+
+    print(
+        f"\n{len(load.committed)} transactions committed under load, longest gap {max(gaps):.1f} s; "
+        f"late: {phases(load.late)}; resubmitted: {phases(load.resubmitted)}"
+    )

@@ -1,0 +1,58 @@
+"""Issue 5 on the live network: edge agents in their containers, the cloud monitor and a short
+seeded run; an agent killed mid-task. Every task ends settled or expired, nothing is paid twice
+and the credits stay conserved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.network import NetworkSpec
+from orchestrator.workflow import RunConfig, WorkloadConfig, run_tasks
+from orchestrator.workflow.demos import fault
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_short_run_settles_or_expires_every_task_and_conserves_credits(
+    live_network: NetworkSpec, tmp_path: Path
+) -> None:
+    workload = WorkloadConfig(
+        count=10,
+        rate_hz=2.0,
+        seed=5,
+        cycles_min=100_000_000,
+        cycles_max=400_000_000,
+        deadline_min_s=20,
+        deadline_max_s=30,
+        delegate_share=0.3,
+        max_reassign=1,
+    )
+    config = RunConfig(workload=workload, policy="auction", k=2, drain_timeout_s=75)
+    outcome = run_tasks(live_network, config, folder=tmp_path / "run")
+
+    statuses = [r.final_status for r in outcome.records]
+    assert len(statuses) == 10
+    assert set(statuses) <= {"SETTLED", "EXPIRED"}, statuses
+    assert statuses.count("SETTLED") >= 5, statuses
+    assert any(r.delegate and r.final_status == "SETTLED" for r in outcome.records), "no delegated award settled"
+    for record in outcome.records:
+        settles = [t for t in record.txs if t["function"] == "Settle" and t["ok"]]
+        assert len(settles) == (1 if record.final_status == "SETTLED" else 0), record.task_id
+        if record.final_status == "SETTLED":
+            assert {"requested", "shortlisted", "awarded", "exec_started", "exec_finished", "settled"} <= set(
+                record.stages
+            ), record.task_id
+            assert record.stages["exec_finished"] > record.stages["exec_started"] >= record.stages["awarded"]
+    assert outcome.ledger["audit"]["balanced"] is True
+    assert outcome.ledger["credit_check"]["consistent"], outcome.ledger["credit_check"]
+    summary = outcome.summary
+    assert summary["stages_s"]["execution"]["n"] >= 1 and summary["time_shares"]["execution"] > 0
+    for name in ("config.json", "tasks.jsonl", "stages.csv", "transactions.csv", "summary.md", "edges.csv"):
+        assert (outcome.folder / name).is_file(), name
+
+
+def test_an_agent_killed_mid_task_expires_it_and_it_is_reassigned_and_paid_once(live_network: NetworkSpec) -> None:
+    report = fault(live_network, deadline_s=20, exec_s=3.0)
+    assert report.ok, report.to_json()

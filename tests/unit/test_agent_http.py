@@ -1,0 +1,87 @@
+"""The agent's endpoint: status for the monitor, orders validated with one clear line, traces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from orchestrator.agent import AgentClient, AgentServer, AgentSettings, EdgeAgent, TaskOrder
+from orchestrator.errors import ConfigError, NetworkError
+from tests.unit.test_agent_events import offline_ledger
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[EdgeAgent, AgentClient]]:
+    ledger = offline_ledger("Edge3MSP")
+    agent = EdgeAgent(ledger, AgentSettings(cpus=0.5, price_per_gigacycle=25))
+    server = AgentServer(agent, "127.0.0.1", 0)
+    server.start()
+    try:
+        yield agent, AgentClient(server.url, timeout=2)
+    finally:
+        server.stop()
+        agent.stop()
+        ledger.close()
+
+
+def test_status_reports_the_agents_own_state(served: tuple[EdgeAgent, AgentClient]) -> None:
+    _, client = served
+    status = client.status()
+    assert (status["org"], status["msp_id"], status["cpus"], status["price_per_gigacycle"]) == (
+        "Edge3",
+        "Edge3MSP",
+        0.5,
+        25,
+    )
+    assert status["queue_len"] == 0 and status["backlog_cycles"] == 0
+    assert status["nominal_hz"] == 1_500_000_000
+    assert not client.healthy()  # not following events yet: /healthz says 503
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"task_id": "t1", "cycles": -5, "input_bytes": 10, "deadline_s": 30, "max_price": 9}, "invalid cycles -5"),
+        (
+            {"task_id": "t1", "cycles": 5, "input_bytes": 10, "deadline_s": 0, "max_price": 9},
+            "deadline must be in the future",
+        ),
+        ({"task_id": "t/1", "cycles": 5, "input_bytes": 10, "deadline_s": 9, "max_price": 9}, "invalid task id 't/1'"),
+        (
+            {"task_id": "t1", "cycles": 5, "input_bytes": 2_000_000, "deadline_s": 9, "max_price": 9},
+            "must be 1 to 1048576",
+        ),
+        ({"task_id": "t1", "cycles": "5", "input_bytes": 10, "deadline_s": 9, "max_price": 9}, "invalid cycles '5'"),
+        ({"task_id": "t1", "cycles": 5}, "lacks deadline_s, input_bytes, max_price"),
+        ({"task_id": "t1", "colour": "red"}, "unknown field"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
+def test_bad_orders_are_refused_with_one_line(
+    served: tuple[EdgeAgent, AgentClient], body: object, message: str
+) -> None:
+    agent, client = served
+    with pytest.raises(ConfigError, match=message) as err:
+        client._call("POST", "/tasks", body)
+    assert "\n" not in str(err.value)
+    assert agent.status()["open_requests"] == 0
+
+
+def test_transfer_of_an_unknown_task_and_unknown_paths(served: tuple[EdgeAgent, AgentClient]) -> None:
+    _, client = served
+    with pytest.raises(ConfigError, match="Edge3 has no open task t9"):
+        client.transfer("t9", "Edge2MSP")
+    with pytest.raises(NetworkError, match="404"):
+        client._call("GET", "/nope")
+    assert client.traces("x") == {"actor": "Edge3MSP", "marks": [], "txs": []}
+
+
+def test_an_agent_that_is_not_there_is_a_network_error() -> None:
+    with pytest.raises(NetworkError, match="does not answer"):
+        AgentClient("http://127.0.0.1:9", timeout=0.5).status()
+
+
+def test_orders_round_trip_through_json() -> None:
+    order = TaskOrder(task_id="t-1", cycles=10, input_bytes=5, deadline_s=30, max_price=4, delegate=True, seed=3)
+    assert TaskOrder.from_json(order.to_json()) == order
