@@ -17,7 +17,7 @@ setup: venv ## install what is missing: Docker engine (+ dockerd), Compose v2, b
 venv: .venv/.installed
 .venv/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv .venv
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --upgrade pip "setuptools>=77"
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
