@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -99,3 +100,35 @@ def test_up_again_is_harmless(live_network: NetworkSpec) -> None:
     up(live_network)
     after = _heights(live_network)
     assert after == before, "a second up must not add blocks (nothing to redo)"
+
+
+def test_a_replayed_signed_transaction_is_committed_valid_only_once(live_network: NetworkSpec) -> None:
+    from orchestrator.gateway import GatewayError
+    from orchestrator.gateway.deliver import blocks
+
+    with Ledger.connect(live_network, "Edge2") as edge2:
+        if not edge2.edge_registered("Edge2MSP"):
+            edge2.register_edge(cpu_cycles_per_sec=1, memory_mb=1, price_per_gigacycle=1)
+        proposal = edge2.contract.new_proposal(
+            "RequestTask",
+            f"replay-{uuid.uuid4().hex[:8]}",
+            "1",
+            "1",
+            str(int(time.time()) + 300),
+            "1",
+            "c" * 64,
+            endorsing_orgs=["Edge2MSP"],
+        )
+        transaction = proposal.endorse()
+        assert transaction.submit().status().valid
+        # the same signed envelope again: refused, or ordered and marked invalid by the peers
+        with contextlib.suppress(GatewayError):
+            transaction.submit().status()
+        time.sleep(2)
+        seen = [
+            tx.validation_code
+            for b in blocks(edge2._gateway, live_network.topology.channel)
+            for tx in b.transactions
+            if tx.tx_id == transaction.tx_id
+        ]
+    assert seen.count(0) == 1, f"validation codes of the replayed tx id: {seen}"
