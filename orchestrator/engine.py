@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,3 +112,23 @@ def remove_project(client: Any, project: str) -> int:
         volume.remove(force=True)
         removed += 1
     return removed
+
+
+class StatsStream(threading.Thread):
+    """Follows one container's ``docker stats`` stream and keeps the newest sample (a one-shot
+    stats call takes about a second per container; the stream costs nothing between ticks)."""
+
+    def __init__(self, container: Any) -> None:
+        super().__init__(name=f"stats-{container.name}", daemon=True)
+        self.container = container
+        self.latest: dict[str, Any] | None = None
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            for sample in self.container.stats(stream=True, decode=True):
+                if self.stopping.is_set():
+                    return
+                self.latest = sample
+        except Exception as exc:  # the container went away, or the engine hung up
+            log.debug("stats stream of %s ended: %s", self.container.name, exc)

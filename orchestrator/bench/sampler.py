@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from orchestrator import engine, metrics
+from orchestrator.engine import StatsStream
 from orchestrator.topology import Topology
 
 __all__ = ["FABRIC_METRIC_PREFIXES", "ResourceSample", "ResourceSampler", "container_role", "fabric_snapshot"]
@@ -79,25 +80,6 @@ def container_role(service: str, topology: Topology) -> str:
     if service.startswith("peer"):
         return "peer"
     return "chaincode" if service.startswith("cc.") else "other"
-
-
-class _StatsStream(threading.Thread):
-    """Follows one container's ``docker stats`` stream and keeps the newest sample."""
-
-    def __init__(self, container: Any) -> None:
-        super().__init__(name=f"stats-{container.name}", daemon=True)
-        self.container = container
-        self.latest: dict[str, Any] | None = None
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        try:
-            for sample in self.container.stats(stream=True, decode=True):
-                if self.stopping.is_set():
-                    return
-                self.latest = sample
-        except Exception as exc:  # the container went away, or the engine hung up
-            log.debug("stats stream of %s ended: %s", self.container.name, exc)
 
 
 def _docker_numbers(sample: dict[str, Any]) -> tuple[float, float, float, float, float, float, float]:
@@ -184,7 +166,7 @@ class ResourceSampler:
         self.samples: list[ResourceSample] = []
         self.ticks = 0
         self.skipped_ticks = 0
-        self._streams: list[_StatsStream] = []
+        self._streams: list[StatsStream] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="resource-sampler", daemon=True)
         self._client: Any = None
@@ -197,7 +179,7 @@ class ResourceSampler:
             self._client = engine.connect()
             for container in engine.project_containers(self._client, self.project):
                 if container.status == "running":
-                    stream = _StatsStream(container)
+                    stream = StatsStream(container)
                     stream.start()
                     self._streams.append(stream)
         self._host_prev = _host_cpu_jiffies()

@@ -21,6 +21,7 @@ from typing import Any
 
 from orchestrator import metrics
 from orchestrator.agent.http import AgentClient
+from orchestrator.engine import StatsStream
 from orchestrator.errors import MecFabError
 from orchestrator.topology import Org, Topology
 
@@ -63,25 +64,6 @@ def docker_numbers(sample: Mapping[str, Any]) -> tuple[float, float, float, floa
     return cpu_pct, mem_mb, float(rx), float(tx)
 
 
-class _StatsStream(threading.Thread):
-    """Follows one container's stats stream and keeps the newest sample."""
-
-    def __init__(self, container: Any) -> None:
-        super().__init__(name=f"stats-{container.name}", daemon=True)
-        self.container = container
-        self.latest: Mapping[str, Any] | None = None
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        try:
-            for sample in self.container.stats(stream=True, decode=True):
-                if self.stopping.is_set():
-                    return
-                self.latest = sample
-        except Exception as exc:
-            log.debug("stats stream of %s ended: %s", self.container.name, exc)
-
-
 class EdgeSampler:
     """Samples every edge of ``topology`` every ``interval`` seconds from a thread.
 
@@ -106,7 +88,7 @@ class EdgeSampler:
         self._clients = {msp: AgentClient(url, timeout=min(1.0, interval)) for msp, url in agent_urls.items()}
         self._docker = docker_client
         self._on_sample = on_sample
-        self._streams: dict[str, _StatsStream] = {}  # compose service -> stream
+        self._streams: dict[str, StatsStream] = {}  # compose service -> stream
         self._last_scan = 0.0
         self._net: dict[str, tuple[float, float, float]] = {}  # msp -> (t, rx, tx)
         self._seen: dict[str, float] = {}
@@ -176,7 +158,7 @@ class EdgeSampler:
             service = container.labels.get("com.docker.compose.service", "")
             stream = self._streams.get(service)
             if service in wanted and (stream is None or not stream.is_alive()):
-                stream = _StatsStream(container)
+                stream = StatsStream(container)
                 stream.start()
                 self._streams[service] = stream
 
