@@ -52,11 +52,16 @@ def _converge(spec: NetworkSpec, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
-def _shortlist_and_award(orgs: dict[str, Ledger], task_id: str, payload: bytes, price: int) -> None:
+def _shortlist_and_award(spec: NetworkSpec, orgs: dict[str, Ledger], task_id: str, payload: bytes, price: int) -> None:
+    """Each step is endorsed by another org's peer than the last one committed on: converge between."""
+    _converge(spec)
     orgs["Cloud"].shortlist(task_id, ["Edge2MSP", "Edge3MSP"])
+    _converge(spec)
     orgs["Edge2"].offer(task_id, willing=True, price=price, estimated_seconds=5)
     orgs["Edge3"].offer(task_id, willing=False)
+    _converge(spec)
     orgs["Edge1"].award(task_id, "Edge2MSP", payload=payload)
+    _converge(spec)
 
 
 def test_full_lifecycle_moves_credits_and_keeps_payload_and_result_private(
@@ -66,7 +71,7 @@ def test_full_lifecycle_moves_credits_and_keeps_payload_and_result_private(
     _converge(live_network)
     before = {m: orgs["Cloud"].balance(m)["balance"] for m in ("Edge1MSP", "Edge2MSP")}
     task_id = _request(orgs["Edge1"], payload, deadline_s=600)
-    _shortlist_and_award(orgs, task_id, payload, price=120)
+    _shortlist_and_award(live_network, orgs, task_id, payload, price=120)
     _converge(live_network)
 
     # read through the peer that reported the commit: another org's peer may be a block behind
@@ -81,6 +86,7 @@ def test_full_lifecycle_moves_credits_and_keeps_payload_and_result_private(
     assert orgs["Cloud"].verify_payload(task_id, b"forged")["matches"] is False
 
     orgs["Edge2"].submit_result(task_id, result)
+    _converge(live_network)
     assert orgs["Edge1"].read_result(task_id) == result
     with pytest.raises(GatewayError):
         orgs["Edge3"].read_result(task_id)
@@ -96,10 +102,10 @@ def test_full_lifecycle_moves_credits_and_keeps_payload_and_result_private(
     assert orgs["Edge1"].audit_credits()["balanced"] is True
 
 
-def test_executor_alone_cannot_change_an_awarded_task(orgs: dict[str, Ledger]) -> None:
+def test_executor_alone_cannot_change_an_awarded_task(orgs: dict[str, Ledger], live_network: NetworkSpec) -> None:
     payload = b"sbe " + uuid.uuid4().bytes
     task_id = _request(orgs["Edge1"], payload, deadline_s=600)
-    _shortlist_and_award(orgs, task_id, payload, price=10)
+    _shortlist_and_award(live_network, orgs, task_id, payload, price=10)
     result = b"forged alone"
     with pytest.raises(CommitError) as err:
         orgs["Edge2"].contract.submit(
@@ -121,7 +127,7 @@ def test_expiry_returns_the_escrow_and_lowers_the_executor_reputation(
     rep_before = orgs["Edge1"].balance("Edge2MSP")["reputation"]
     balance_before = orgs["Edge1"].balance("Edge1MSP")["balance"]
     task_id = _request(orgs["Edge1"], payload, deadline_s=4)
-    _shortlist_and_award(orgs, task_id, payload, price=50)
+    _shortlist_and_award(live_network, orgs, task_id, payload, price=50)
     assert orgs["Edge1"].balance("Edge1MSP")["balance"] == balance_before - 50
     with pytest.raises(GatewayError, match="deadline"):
         orgs["Cloud"].expire(task_id)  # too early: refused at endorsement
