@@ -506,13 +506,19 @@ def run_mobility(as_json: JsonOpt = False) -> None:
 
 
 @run_app.command("fault")
-def run_fault(as_json: JsonOpt = False) -> None:
-    """Kill the executor's agent mid-task: the task expires, is reassigned, and is paid once."""
+def run_fault(
+    how: Annotated[
+        str,
+        typer.Option(help="kill: SIGKILL the executor's agent; partition: cut it off the network while it runs."),
+    ] = "kill",
+    as_json: JsonOpt = False,
+) -> None:
+    """Kill or partition the executor's agent mid-task: the task expires, is reassigned, and is paid once."""
     from orchestrator.workflow.demos import fault
 
     network = spec()
     _interrupt_on_sigterm()
-    _demo_output(run(lambda: fault(network, progress=progress)), as_json)
+    _demo_output(run(lambda: fault(network, how=how, progress=progress)), as_json)
 
 
 @run_app.command("compare")

@@ -264,7 +264,10 @@ def bench_compare(
     from orchestrator.report import compare
 
     folder = target or DEFAULT_RESULTS / f"compare-{a.name}-vs-{b.name}"
-    rep = _run(lambda: compare(a, b, folder))
+    _print_compare(_run(lambda: compare(a, b, folder)), str(a), str(b), as_json)
+
+
+def _print_compare(rep: Any, a: str, b: str, as_json: bool) -> None:
     if as_json:
         _emit_json(rep.summary | {"report": str(rep.html_path)})
         return
@@ -284,6 +287,33 @@ def bench_compare(
         )
     out.print(table)
     console.print(f"[green]comparison[/] {rep.html_path}")
+
+
+@bench_app.command("consensus")
+def bench_consensus(
+    config: Annotated[Path, typer.Argument(help="Benchmark file run on each.")] = Path("benchmarks/consensus.yaml"),
+    results: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Results folder (default results/bench/consensus-<time>).")
+    ] = None,
+    topology: TopologyOpt = None,
+    edges: EdgesOpt = None,
+    fabric_version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Raft vs BFT: the same benchmark on a fresh etcdraft network, then on a fresh BFT one (each
+    torn down after), reported and overlaid. Your running network is not touched."""
+    from orchestrator.bench.consensus import compare_consensus
+    from orchestrator.topology import load_topology
+
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = results or DEFAULT_RESULTS / f"consensus-{stamp}"
+    base = _run(lambda: load_topology(topology).with_overrides(edges=edges))
+
+    def say(message: str) -> None:
+        console.print(f"[cyan]==>[/] {message}", highlight=False)
+
+    rep = _run(lambda: compare_consensus(config, base, folder, version=fabric_version, progress=say))
+    _print_compare(rep, "etcdraft", "bft", as_json)
 
 
 @bench_app.command("export-caliper")

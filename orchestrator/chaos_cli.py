@@ -12,6 +12,7 @@ from rich.table import Table
 
 from orchestrator.chaos import FAULTS, ScenarioResult, run_scenario
 from orchestrator.cli_common import JsonOpt, emit_json, out, progress, run, spec
+from orchestrator.workflow.fleet import AgentFleet
 
 chaos_app = typer.Typer(no_args_is_help=True)
 TpsOpt = Annotated[float, typer.Option(min=0.5, max=200, help="Light load while the fault happens, tx/s.")]
@@ -90,13 +91,18 @@ def campaign(
 ) -> None:
     """Every fault in turn; writes campaign.csv and campaign.md (the table the report includes)."""
     folder = _out(out_dir)
+    network = spec()
+    agents = AgentFleet(network).running()
     results = []
     for name in sorted(FAULTS):
+        if FAULTS[name].needs_agents and not agents:
+            progress(f"--- {name}: skipped (no edge agents running; `mecfab run agents` first)")
+            continue
         progress(f"--- {name}")
         results.append(
             run(
                 lambda n=name: run_scenario(  # type: ignore[misc]
-                    spec(),
+                    network,
                     n,
                     out=folder / n,
                     tps=tps,

@@ -457,6 +457,19 @@ def revoked_orgs(config: dict[str, Any], state: StateDir, topology: Topology) ->
     return revoked
 
 
+def revoked_locally(state: StateDir, topology: Topology) -> set[str]:
+    """MSP IDs of the orgs whose own MSP folder holds a CRL (what ``revoke_edge`` keeps there)
+    that revokes their peer certificate: what :func:`revoked_orgs` finds in the channel config,
+    read from the state directory alone (no orderer needed)."""
+    revoked = set()
+    for org in topology.peer_orgs:
+        crls = sorted((state.org_msp(org) / "crls").glob("*.pem")) if state.org_msp(org).exists() else []
+        serials = set().union(*(crl_serials(path.read_bytes()) for path in crls))
+        if serials and revoked_certificates(state, topology, org)[topology.peer_of(org).host] in serials:
+            revoked.add(org.msp_id)
+    return revoked
+
+
 # ---- the network side ---------------------------------------------------------------------------
 def _respec(spec: net.NetworkSpec, topology: Topology) -> net.NetworkSpec:
     """``spec`` with ``topology``; like ``NetworkSpec.default``, a topology other than the default

@@ -23,7 +23,7 @@ from orchestrator.fabric_tools import FabricTools, org_admin_flags
 from orchestrator.paths import StateDir
 from orchestrator.render import ccaas_package, package_id, render_compose, render_configtx, render_crypto_config
 from orchestrator.render.configtx import PROFILE
-from orchestrator.topology import DEFAULT_TOPOLOGY, REPO_ROOT, Node, Org, Topology, load_topology
+from orchestrator.topology import DEFAULT_TOPOLOGY, REPO_ROOT, Node, Org, OrgKind, Topology, load_topology
 from orchestrator.versions import Images, fabric_version
 
 log = logging.getLogger(__name__)
@@ -185,9 +185,20 @@ def up(spec: NetworkSpec, *, progress: Progress = _quiet, timeout: float = 180) 
         _wait(f"{node.host} /healthz", functools.partial(_healthy, t.ports.bind, node), timeout=timeout)
     _join_orderers(spec, tools, progress, timeout)
     _join_peers(spec, tools, progress)
-    deploy_chaincode(spec, tools, progress)
+    usable = _usable_peers(spec, progress)
+    deploy_chaincode(spec, tools, progress, peers=usable)
     progress("waiting for the chaincode to answer on every peer")
-    wait_chaincode_ready(spec, timeout=timeout)
+    wait_chaincode_ready(spec, timeout=timeout, orgs=[p.org for p in usable])
+
+
+def _usable_peers(spec: NetworkSpec, progress: Progress) -> list[Node]:
+    """Every peer but those of orgs revoked with ``mecfab edge revoke`` (they can no longer endorse)."""
+    from orchestrator.membership import revoked_locally
+
+    revoked = revoked_locally(spec.state, spec.topology)
+    if revoked:
+        progress(f"skipping revoked org(s) {', '.join(sorted(revoked))}: their peers cannot endorse")
+    return [p for p in spec.topology.peer_nodes if p.org.msp_id not in revoked]
 
 
 def _healthy(bind: str, node: Node) -> bool:
@@ -409,6 +420,20 @@ def status(spec: NetworkSpec) -> Status:
         except (NetworkError, EnvironmentProblem) as exc:
             log.debug("querycommitted failed: %s", exc)
     return Status(spec.project, t.channel, spec.fabric_version, nodes, chaincode)
+
+
+def free_port_base(topology: Topology, *, start: int, stop: int = 32000, step: int = 500) -> int:
+    """The first port base from ``start`` on at which none of ``topology``'s host ports is taken.
+    Bases stay below 32768, where Linux picks ephemeral client ports: a port that a closed client
+    connection still holds (TIME_WAIT) cannot be published by Docker."""
+    for base in range(start, stop, step):
+        t = topology.with_overrides(port_base=base)
+        ports = [p for n in t.nodes for p in (n.host_port, n.operations_port)]
+        ports += [n.admin_port for n in t.orderers_nodes]
+        ports += [n.agent_port for n in t.peer_nodes if n.org.kind is OrgKind.EDGE]
+        if max(ports) < stop and not engine.busy_ports(t.ports.bind, ports):
+            return base
+    raise NetworkError(f"no free block of host ports between {start} and {stop} on {topology.ports.bind}")
 
 
 def down(spec: NetworkSpec, *, progress: Progress = _quiet, keep_state: bool = False) -> None:

@@ -78,6 +78,10 @@ def request(
     found = run(lambda: topology.org(org))
     if found.kind is not OrgKind.EDGE:
         fail(f"{found.name} is not an edge org: tasks are requested by edges (Edge1, Edge2, ...)")
+    if task_id is not None and not task_id.strip():
+        fail("--id is empty: give a task ID or leave --id out for a random one")
+    if task_id is not None and not task_id.isprintable():
+        fail(f"--id {task_id!r} has characters that cannot be part of a task ID")
     tid = task_id or f"t-{uuid.uuid4().hex[:12]}"
     data = _read(payload) or f"payload of {tid}".encode()
 

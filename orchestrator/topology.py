@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -37,6 +37,8 @@ class _Strict(BaseModel):
 
 
 RAFT_SIZES = (3, 5)
+Consensus = Literal["etcdraft", "bft"]
+CONSENSUS_TYPES: tuple[str, ...] = get_args(Consensus)
 BFT_SIZES = (4, 7)  # 3f+1 consenters tolerate f byzantine faults
 # Orderers added at run time get host-port slots from 40 on: slots 0-39 hold up to 7 initial
 # orderers and 33 peers, so no node's ports move when the orderer set changes.
@@ -131,7 +133,7 @@ class Topology(_Strict):
     name: str = Field("mec", pattern=r"^[a-z][a-z0-9-]{0,30}$")
     domain: str = Field("mec", pattern=r"^[a-z][a-z0-9.-]{0,60}$")
     channel: str = Field("mec", pattern=r"^[a-z][a-z0-9.-]{0,248}$")
-    consensus: Literal["etcdraft", "bft"] = "etcdraft"
+    consensus: Consensus = "etcdraft"
     orderers: OrdererSpec = OrdererSpec()
     cloud: CloudSpec = CloudSpec()
     edges: EdgesSpec = EdgesSpec()

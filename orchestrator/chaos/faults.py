@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from orchestrator import engine
 from orchestrator.errors import ConfigError, NetworkError
 from orchestrator.network import NetworkSpec, raft_leaders
+from orchestrator.render.compose import NETWORK
 from orchestrator.topology import Node
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ class Fault(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]
     heals: ClassVar[bool] = True  # False: the network must recover without help
+    needs_agents: ClassVar[bool] = False  # True: only with the edge agents running
+    stops_ordering: ClassVar[bool] = False  # True: no leader until healed (leader time counts from inject)
 
     @abstractmethod
     def inject(self, client: Any, spec: NetworkSpec) -> Injected: ...
@@ -93,6 +96,7 @@ class KillFollower(Fault):
 class KillQuorum(Fault):
     name = "two-orderers-kill"
     summary = "kill two of three orderers (quorum lost: ordering stops until one returns)"
+    stops_ordering = True
 
     def inject(self, client: Any, spec: NetworkSpec) -> Injected:
         current = leader(spec)
@@ -114,18 +118,71 @@ class RestartPeer(Fault):
         return Injected((node.host,), f"stopped {node.host}")
 
 
+def network_of(client: Any, spec: NetworkSpec) -> Any:
+    return client.networks.get(f"{spec.project}_{NETWORK}")
+
+
+def partition(client: Any, spec: NetworkSpec, service: str) -> None:
+    """Cut a container off the network's Docker network (its published ports go with it)."""
+    network_of(client, spec).disconnect(container(client, spec, service), force=True)
+
+
+def reconnect(client: Any, spec: NetworkSpec, service: str) -> None:
+    """Undo :func:`partition`; the service name is the container's DNS name again."""
+    network_of(client, spec).connect(container(client, spec, service), aliases=[service])
+
+
+class Partition(Fault):
+    """Disconnect one container from the Docker network; reconnect it after the window."""
+
+    @abstractmethod
+    def target(self, client: Any, spec: NetworkSpec) -> str: ...
+
+    def inject(self, client: Any, spec: NetworkSpec) -> Injected:
+        service = self.target(client, spec)
+        partition(client, spec, service)
+        return Injected((service,), f"partitioned {service}")
+
+    def heal(self, client: Any, spec: NetworkSpec, injected: Injected) -> None:
+        for service in injected.services:
+            reconnect(client, spec, service)
+
+
 @register
-class PartitionPeer(Fault):
+class PartitionPeer(Partition):
     name = "peer-partition"
     summary = "disconnect an edge peer from the Docker network, reconnect it after the window"
 
-    def inject(self, client: Any, spec: NetworkSpec) -> Injected:
-        node = spec.topology.peer_nodes[-1]
-        network = client.networks.get(f"{spec.project}_mec")
-        network.disconnect(container(client, spec, node.host), force=True)
-        return Injected((node.host,), f"partitioned {node.host}")
+    def target(self, client: Any, spec: NetworkSpec) -> str:
+        return spec.topology.peer_nodes[-1].host
 
-    def heal(self, client: Any, spec: NetworkSpec, injected: Injected) -> None:
-        network = client.networks.get(f"{spec.project}_mec")
-        for service in injected.services:
-            network.connect(container(client, spec, service), aliases=[service])
+
+@register
+class PartitionAgent(Partition):
+    name = "agent-partition"
+    summary = "disconnect the last edge's agent (needs `mecfab run agents`), reconnect it after the window"
+    needs_agents = True
+
+    def target(self, client: Any, spec: NetworkSpec) -> str:
+        service = spec.topology.peer_of(spec.topology.edge_orgs[-1]).agent_host
+        running = [c for c in engine.project_containers(client, spec.project) if c.status == "running"]
+        if not any(c.labels.get("com.docker.compose.service") == service for c in running):
+            raise NetworkError(f"no running agent {service}: start the agents first (mecfab run agents)")
+        return service
+
+
+@register
+class RestartNetwork(Fault):
+    name = "network-restart"
+    summary = "stop every orderer, peer and chaincode server; start them all again after the window"
+    stops_ordering = True
+
+    def inject(self, client: Any, spec: NetworkSpec) -> Injected:
+        roles = ("orderer", "peer", "chaincode")
+        nodes = [c for c in engine.project_containers(client, spec.project) if c.labels.get("mecfab.role") in roles]
+        for c in nodes:  # docker stop: SIGTERM, SIGKILL after 2 s
+            c.stop(timeout=2)
+        order = {role: i for i, role in enumerate(roles)}  # orderers first: peers find them on start
+        ranked = sorted(nodes, key=lambda c: (order[c.labels["mecfab.role"]], c.name))
+        services = tuple(c.labels["com.docker.compose.service"] for c in ranked)
+        return Injected(services, f"stopped all {len(services)} Fabric containers")

@@ -149,14 +149,14 @@ def run_scenario(
     injected = fault.inject(client, spec)
     progress(injected.description)
     leader_change = None
-    if any(s.startswith("orderer") for s in injected.services) and fault_name != "two-orderers-kill":
+    if any(s.startswith("orderer") for s in injected.services) and not fault.stops_ordering:
         leader_change = _wait_leader(spec, set(injected.services), timeout=fault_s + 30)
     time.sleep(max(0.0, fault_s - (time.monotonic() - t_inject)))
     if fault.heals:
         fault.heal(client, spec, injected)
         progress(f"healed: {', '.join(injected.services)} back")
     t_heal = time.monotonic()
-    if fault_name == "two-orderers-kill":
+    if fault.stops_ordering:
         leader_change = _wait_leader(spec, set(), timeout=60)
         leader_change = None if leader_change is None else leader_change + (t_heal - t_inject)
     worker.join(timeout=before_s + fault_s + after_s + 180)

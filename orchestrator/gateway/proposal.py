@@ -17,7 +17,7 @@ from typing import Any
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import DecodeError
 
-from orchestrator.errors import LedgerError
+from orchestrator.errors import ConfigError, LedgerError
 
 # The generated protobuf modules build their classes at import time (invisible to mypy): load them as Any.
 common_pb2: Any = importlib.import_module("fabric_protos.common.common_pb2")
@@ -75,8 +75,20 @@ def signature_header(*, creator: bytes, nonce: bytes) -> bytes:
 
 
 def chaincode_args(function: str, args: Sequence[str | bytes]) -> list[bytes]:
-    """``[function, *args]`` as bytes (strings UTF-8 encoded)."""
-    return [function.encode(), *(a.encode() if isinstance(a, str) else bytes(a) for a in args)]
+    """``[function, *args]`` as bytes (strings UTF-8 encoded). A string that is not valid Unicode
+    (a lone surrogate, as from command-line bytes that are not UTF-8) is refused: ConfigError."""
+    return [
+        _utf8(function, function, 0),
+        *(_utf8(a, function, i) if isinstance(a, str) else bytes(a) for i, a in enumerate(args, 1)),
+    ]
+
+
+def _utf8(text: str, function: str, position: int) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        what = "the function name" if position == 0 else f"argument {position} of {function!r}"
+        raise ConfigError(f"{what} is not valid UTF-8 text: {text!r}") from None
 
 
 def chaincode_proposal_payload(

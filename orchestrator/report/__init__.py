@@ -70,7 +70,7 @@ def build_report(folder: Path) -> Report:
 
 
 def _label(summary: dict[str, Any]) -> str:
-    return f"{summary['name']} (Fabric {summary.get('fabric_version', '?')})"
+    return f"{summary['name']} (Fabric {summary.get('fabric_version', '?')}, {summary.get('consensus', '?')})"
 
 
 def _pairs(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -93,7 +93,10 @@ def compare(folder_a: Path, folder_b: Path, out: Path) -> Report:
     b = summarize(load_results(folder_b))
     out.mkdir(parents=True, exist_ok=True)
     va, vb = a.get("fabric_version"), b.get("fabric_version")
-    tag_a, tag_b = (f"A {va}: ", f"B {vb}: ") if va != vb else ("A: ", "B: ")
+    ca, cb = a.get("consensus"), b.get("consensus")
+    tag_a, tag_b = ("A: ", "B: ")
+    if va != vb or ca != cb:
+        tag_a, tag_b = (f"A {ca if ca != cb else va}: ", f"B {cb if ca != cb else vb}: ")
     series = series_of(a, prefix=tag_a) + series_of(b, prefix=tag_b)
     title = f"A = {_label(a)} vs B = {_label(b)}"
     images = [
@@ -103,8 +106,20 @@ def compare(folder_a: Path, folder_b: Path, out: Path) -> Report:
     ]
     pairs = _pairs(a, b)
     summary = {
-        "a": {"folder": str(folder_a), "name": a["name"], "fabric_version": va, "overall": a["overall"]},
-        "b": {"folder": str(folder_b), "name": b["name"], "fabric_version": vb, "overall": b["overall"]},
+        "a": {
+            "folder": str(folder_a),
+            "name": a["name"],
+            "fabric_version": va,
+            "consensus": ca,
+            "overall": a["overall"],
+        },
+        "b": {
+            "folder": str(folder_b),
+            "name": b["name"],
+            "fabric_version": vb,
+            "consensus": cb,
+            "overall": b["overall"],
+        },
         "rounds": [
             {
                 "label": ra["label"],

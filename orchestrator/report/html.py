@@ -77,6 +77,7 @@ def _facts(summary: dict[str, Any], config: dict[str, Any]) -> str:
         ("benchmark", f"{summary['name']} — {config.get('description', '')}"),
         ("started", summary.get("started") or "?"),
         ("Fabric", summary.get("fabric_version") or "?"),
+        ("consensus", summary.get("consensus") or "?"),
         ("git commit", commit),
         (
             "host",
@@ -326,6 +327,10 @@ def report_page(summary: dict[str, Any], config: dict[str, Any], images: Sequenc
     return _page(f"Benchmark {summary['name']}", body)
 
 
+def _setup(summary: dict[str, Any]) -> str:
+    return f"Fabric {summary.get('fabric_version')}, {summary.get('consensus') or '?'} ordering"
+
+
 def compare_page(
     a: dict[str, Any],
     b: dict[str, Any],
@@ -379,8 +384,8 @@ def compare_page(
     ]
     body = (
         f"<h1>Compare: A = {escape(label(a))}, B = {escape(label(b))}</h1>"
-        f"<dl><dt>A</dt><dd>{escape(str(a.get('folder')))} — Fabric {escape(str(a.get('fabric_version')))}</dd>"
-        f"<dt>B</dt><dd>{escape(str(b.get('folder')))} — Fabric {escape(str(b.get('fabric_version')))}</dd></dl>"
+        f"<dl><dt>A</dt><dd>{escape(str(a.get('folder')))} — {escape(_setup(a))}</dd>"
+        f"<dt>B</dt><dd>{escape(str(b.get('folder')))} — {escape(_setup(b))}</dd></dl>"
         "<h2>Matched rounds</h2>"
         + (_table(headers, rows) if rows else '<p class="muted">no rounds in common</p>')
         + "<h2>Figures</h2>"

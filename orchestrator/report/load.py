@@ -57,6 +57,11 @@ class Results:
     def fabric_version(self) -> str:
         return str(self.meta.get("fabric_version_reported") or self.meta.get("fabric_version") or "?")
 
+    @property
+    def consensus(self) -> str:
+        topology = (self.meta.get("network") or {}).get("topology") or {}
+        return str(topology.get("consensus") or "?")
+
 
 def _json(path: Path, default: Any) -> Any:
     if not path.exists():

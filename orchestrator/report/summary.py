@@ -352,6 +352,7 @@ def summarize(results: Results) -> dict[str, Any]:
         "name": results.name,
         "folder": str(results.folder),
         "fabric_version": results.fabric_version,
+        "consensus": results.consensus,
         "git": results.meta.get("git"),
         "host": results.meta.get("host"),
         "started": results.meta.get("started"),

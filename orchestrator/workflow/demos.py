@@ -5,9 +5,12 @@
   ``AcceptOwnership`` by the new owner's agent), which receives the result and settles. Credits:
   the new owner pays, Edge1 ends even, the executor is paid once.
 * :func:`fault`: Edge1 requests a task; once its executor has started, that executor's agent is
-  killed. At the deadline the task expires (escrow back to Edge1, executor reputation down), Edge1
-  puts it up again, the Cloud no longer shortlists the dead edge, another edge completes it and is
-  paid. Nothing is lost or paid twice.
+  killed (``how="kill"``) or cut off the network (``how="partition"``: it keeps running, but
+  reaches no peer and the monitor cannot reach it; it is reconnected after the task settled,
+  and whatever it then tries for the old task is refused). At the deadline the task expires
+  (escrow back to Edge1, executor reputation down), Edge1 puts it up again, the Cloud no longer
+  shortlists the unreachable edge, another edge completes it and is paid. Nothing is lost or
+  paid twice.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.agent.orders import TaskOrder
-from orchestrator.errors import NetworkError
+from orchestrator.errors import ConfigError, NetworkError
 from orchestrator.workflow.runner import Session
 
 if TYPE_CHECKING:
@@ -157,12 +160,24 @@ def mobility(spec: NetworkSpec, *, progress: Progress = _quiet, exec_s: float = 
     return report
 
 
-def fault(spec: NetworkSpec, *, progress: Progress = _quiet, exec_s: float = 4.0, deadline_s: int = 25) -> DemoReport:
+FAULT_KINDS = ("kill", "partition")
+
+
+def fault(
+    spec: NetworkSpec,
+    *,
+    how: str = "kill",
+    progress: Progress = _quiet,
+    exec_s: float = 4.0,
+    deadline_s: int = 25,
+) -> DemoReport:
     """See the module doc. The task takes about ``exec_s`` on the slowest edge."""
+    if how not in FAULT_KINDS:
+        raise ConfigError(f"unknown executor fault {how!r}; choose one of {', '.join(FAULT_KINDS)}")
     edges = [o.msp_id for o in spec.topology.edge_orgs]
     requester = edges[0]
-    task_id = f"fault-{dt.datetime.now():%m%d%H%M%S}"
-    report = DemoReport("fault", task_id)
+    task_id = f"{how}-{dt.datetime.now():%m%d%H%M%S}"
+    report = DemoReport(f"fault-{how}", task_id)
     with Session(spec, policy="least-loaded", k=1, progress=progress) as s:
         before = s.balances()
         cycles = _cycles_for(s, exec_s)
@@ -179,8 +194,13 @@ def fault(spec: NetworkSpec, *, progress: Progress = _quiet, exec_s: float = 4.0
         _wait(f"{task_id} to be awarded", lambda: _status(s, task_id) == "AWARDED", timeout=deadline_s)
         victim = s.cloud_monitor.states()[task_id].executor
         _wait(f"{victim} to start {task_id}", lambda: _running_on(s, victim, task_id), timeout=deadline_s)
-        s.fleet.kill(victim)
-        progress(f"killed the agent of {s.fleet.org_name(victim)} while it executed {task_id}")
+        name = s.fleet.org_name(victim)
+        if how == "kill":
+            s.fleet.kill(victim)
+            progress(f"killed the agent of {name} while it executed {task_id}")
+        else:
+            s.fleet.partition(victim)
+            progress(f"cut the agent of {name} off the network while it executed {task_id}")
         _wait(
             f"{task_id} to expire",
             lambda: _status(s, task_id) == "EXPIRED" or s.cloud_monitor.states()[task_id].reassigns > 0,
@@ -190,12 +210,18 @@ def fault(spec: NetworkSpec, *, progress: Progress = _quiet, exec_s: float = 4.0
         _wait(
             f"{task_id} to settle", lambda: _status(s, task_id) in ("SETTLED", "DISPUTED"), timeout=3 * deadline_s + 60
         )
+        if how == "kill":
+            progress(f"restarting the agent of {name}")
+            s.fleet.start_one(victim)
+        else:
+            progress(f"reconnecting the agent of {name}")
+            s.fleet.reconnect(victim)
+            s.fleet.wait_ready([victim], timeout=60)
+            time.sleep(3)  # room for whatever the returning agent still tries for the old task
         task = s.ledger.read_task(task_id)
         after = s.balances()
         audit = s.ledger.audit_credits()
         report.timeline = _timeline(s, task_id)
-        progress(f"restarting the agent of {s.fleet.org_name(victim)}")
-        s.fleet.start_one(victim)
     deltas = _deltas(before, after)
     report.balances = deltas
     price, executor = int(task["price"]), task["executor"]

@@ -107,6 +107,18 @@ class AgentFleet:
             raise NetworkError(f"the agent of {self.org_name(msp_id)} is not running")
         container.kill()
 
+    def partition(self, msp_id: str) -> None:
+        """Cut one agent off the Docker network: it keeps running but reaches no peer, and the
+        monitor no longer reaches it (its published port goes with the network)."""
+        from orchestrator.chaos.faults import partition
+
+        partition(engine.connect(), self.spec, self.nodes[msp_id].agent_host)
+
+    def reconnect(self, msp_id: str) -> None:
+        from orchestrator.chaos.faults import reconnect
+
+        reconnect(engine.connect(), self.spec, self.nodes[msp_id].agent_host)
+
     def stop(self) -> None:
         """Stop and remove every agent container of the project."""
         for container in self._containers(engine.connect()).values():

@@ -9,29 +9,23 @@ from collections.abc import Iterator
 
 import pytest
 
-from orchestrator import engine
+from orchestrator import engine, network
 from orchestrator.network import NetworkSpec, down, up
 from orchestrator.topology import load_topology
 
 
 def free_port_base(start: int = 27000) -> int:
-    """The first block of host ports, from ``start`` on, that nothing listens on. Blocks stay below
-    32768, where Linux picks ephemeral client ports: a port a closed client connection still holds
-    (TIME_WAIT) cannot be published by Docker."""
-    topology = load_topology().with_overrides(orderers=5)
-    for base in range(start, 32000, 500):
-        t = topology.with_overrides(port_base=base)
-        ports = [p for n in t.nodes for p in (n.host_port, n.operations_port)] + [
-            n.admin_port for n in t.orderers_nodes
-        ]
-        if not engine.busy_ports(t.ports.bind, ports):
-            return base
-    raise RuntimeError("no free block of host ports for the test network")
+    """A free block of host ports for a test network (room for 5 orderers, whatever it runs)."""
+    return network.free_port_base(load_topology().with_overrides(orderers=5), start=start)
+
+
+# `make integration` runs the end-to-end tests a second time with MECFAB_IT_CONSENSUS=bft.
+CONSENSUS = os.environ.get("MECFAB_IT_CONSENSUS", "etcdraft")
 
 
 @pytest.fixture(scope="session")
 def live_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkSpec]:
-    topology = load_topology().with_overrides(port_base=free_port_base())
+    topology = load_topology().with_overrides(consensus=CONSENSUS, port_base=free_port_base())
     spec = NetworkSpec.isolated(
         tmp_path_factory.mktemp("network"), project=f"mecfab-it-{os.getpid()}", topology=topology
     )

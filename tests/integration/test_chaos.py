@@ -24,3 +24,27 @@ def test_leader_kill_under_load_loses_nothing_and_the_audit_passes(live_network:
     assert result.peers_agree and result.audit_ok, result.violations
     assert len(raft_leaders(live_network)) == 1
     assert (tmp_path / "chaos" / "result.json").exists()
+
+
+def test_whole_network_restart_under_load_loses_nothing(live_network: NetworkSpec, tmp_path: Path) -> None:
+    from orchestrator.chaos import run_scenario
+
+    result = run_scenario(
+        live_network, "network-restart", out=tmp_path / "restart", tps=4, before_s=5, fault_s=5, after_s=30
+    )
+    assert result.description.startswith("stopped all")
+    assert result.failed_during_fault > 0, "nothing can commit while every node is down"
+    assert result.leader_change_s is not None, "the restarted orderers must elect a leader"
+    assert result.recovery_s is not None, "throughput must come back after the restart"
+    assert result.lost == 0 and result.phantom == 0
+    assert result.peers_agree and result.audit_ok, result.violations
+    assert len(raft_leaders(live_network)) == 1
+
+
+def test_agent_partition_needs_running_agents(live_network: NetworkSpec) -> None:
+    from orchestrator import engine
+    from orchestrator.chaos.faults import create
+    from orchestrator.errors import NetworkError
+
+    with pytest.raises(NetworkError, match=r"no running agent agent\.edge4\.mec: start the agents first"):
+        create("agent-partition").inject(engine.connect(), live_network)

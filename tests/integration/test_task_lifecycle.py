@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -19,9 +20,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def orgs(live_network: NetworkSpec) -> Iterator[dict[str, Ledger]]:
-    ledgers = {name: Ledger.connect(live_network, name) for name in ("Cloud", "Edge1", "Edge2", "Edge3")}
+    ledgers = {name: Ledger.connect(live_network, name) for name in ("Cloud", "Edge1", "Edge2", "Edge3", "Edge4")}
     try:
-        for name in ("Edge1", "Edge2", "Edge3"):
+        for name in ("Edge1", "Edge2", "Edge3", "Edge4"):
             if not ledgers[name].edge_registered(f"{name}MSP"):
                 ledgers[name].register_edge(cpu_cycles_per_sec=2_000_000_000, memory_mb=2048, price_per_gigacycle=3)
         yield ledgers
@@ -154,3 +155,203 @@ def test_audit_passes_after_the_lifecycle_and_catches_a_tampered_block(live_netw
     assert len(chain) >= report.height - 1
     chain[2] = dataclasses.replace(chain[2], data_hash=bytes(32))
     assert {v.check for v in check_chain(chain)} == {"data-hash"}
+
+
+# ---- the caller x transaction table, live: every role that must not call a transaction --------
+# Roles on one task: requester Edge1, executor Edge2, a candidate that was not awarded Edge3,
+# a registered outsider Edge4, and the Cloud. Expire is the one transaction anyone may call.
+Call = Callable[[Ledger], Any]
+REFUSED: list[tuple[str, str, str]] = []  # (transaction, caller, the peer's refusal), printed at the end
+
+
+def _snapshot(spec: NetworkSpec, orgs: dict[str, Ledger], task_id: str) -> tuple[Any, ...]:
+    _converge(spec)
+    cloud = orgs["Cloud"]
+    heights = {n.height for n in status(spec).nodes if n.role == "peer"}
+    balances = {m: cloud.balance(m) for m in ("Edge1MSP", "Edge2MSP", "Edge3MSP", "Edge4MSP")}
+    return (cloud.read_task(task_id), len(cloud.task_history(task_id)), cloud.offers(task_id), balances, heights)
+
+
+def _refuse(
+    spec: NetworkSpec, orgs: dict[str, Ledger], task_id: str, cases: list[tuple[str, list[str], Call, str]]
+) -> None:
+    """Each (transaction, callers, call, refusal) is refused at endorsement, and nothing is written."""
+    before = _snapshot(spec, orgs, task_id)
+    for function, callers, call, refusal in cases:
+        for caller in callers:
+            with pytest.raises(GatewayError) as err:
+                call(orgs[caller])
+            text = str(err.value)
+            expected = refusal.format(msp=f"{caller}MSP")
+            assert expected in text, f"{function} by {caller}: {text}"
+            REFUSED.append((function, caller, expected))
+    assert _snapshot(spec, orgs, task_id) == before, "a refused call wrote something"
+
+
+def test_every_transaction_refuses_every_role_that_must_not_call_it(
+    orgs: dict[str, Ledger], live_network: NetworkSpec
+) -> None:
+    spec = live_network
+    payload, result = b"roles " + uuid.uuid4().bytes, b"done " + uuid.uuid4().bytes
+    task_id = _request(orgs["Edge1"], payload, deadline_s=600)
+    _converge(spec)
+    not_requester = "org {msp} is not the requester of task " + task_id
+    _refuse(
+        spec,
+        orgs,
+        task_id,
+        [
+            (
+                "RegisterEdge",
+                ["Cloud"],
+                lambda o: o.register_edge(cpu_cycles_per_sec=1, memory_mb=1, price_per_gigacycle=1),
+                "org CloudMSP is the cloud and cannot register as an edge",
+            ),
+            (
+                "RequestTask",
+                ["Cloud"],
+                lambda o: _request(o, payload, deadline_s=600),
+                "org CloudMSP is the cloud and cannot request tasks",
+            ),
+            (
+                "Shortlist",
+                ["Edge1", "Edge2", "Edge4"],
+                lambda o: o.shortlist(task_id, ["Edge2MSP"]),
+                "org {msp} is not the cloud and cannot shortlist tasks",
+            ),
+        ],
+    )
+    orgs["Cloud"].shortlist(task_id, ["Edge2MSP", "Edge3MSP"])
+    _converge(spec)
+    _refuse(
+        spec,
+        orgs,
+        task_id,
+        [
+            (
+                "Offer",
+                ["Edge1", "Edge4", "Cloud"],
+                lambda o: o.offer(task_id, willing=True, price=5, estimated_seconds=5),
+                "org {msp} is not shortlisted for task " + task_id,
+            ),
+        ],
+    )
+    orgs["Edge2"].offer(task_id, willing=True, price=40, estimated_seconds=5)
+    orgs["Edge3"].offer(task_id, willing=False)
+    _converge(spec)
+    _refuse(
+        spec,
+        orgs,
+        task_id,
+        [
+            (
+                "Award",
+                ["Edge2", "Edge3", "Edge4"],
+                lambda o: o.award(task_id, "Edge2MSP", payload=payload),
+                not_requester,
+            ),
+            (
+                "Award",
+                ["Cloud"],
+                lambda o: o.award(task_id, "Edge2MSP"),
+                f"org CloudMSP may not award task {task_id}: the requester did not delegate the award",
+            ),
+        ],
+    )
+    orgs["Edge1"].award(task_id, "Edge2MSP", payload=payload)
+    _converge(spec)
+    _refuse(
+        spec,
+        orgs,
+        task_id,
+        [
+            (
+                "SendPayload",
+                ["Edge2", "Edge3", "Edge4", "Cloud"],
+                lambda o: o.send_payload(task_id, payload),
+                not_requester,
+            ),
+            (
+                "SubmitResult",
+                ["Edge1", "Edge3", "Edge4", "Cloud"],
+                lambda o: o.submit_result(task_id, result),
+                "org {msp} is not the executor of task " + task_id,
+            ),
+            (
+                "TransferOwnership",
+                ["Edge2", "Edge3", "Edge4", "Cloud"],
+                lambda o: o.transfer_ownership(task_id, "Edge3MSP"),
+                not_requester,
+            ),
+        ],
+    )
+    orgs["Edge1"].transfer_ownership(task_id, "Edge4MSP")
+    _converge(spec)
+    _refuse(
+        spec,
+        orgs,
+        task_id,
+        [
+            (
+                "AcceptOwnership",
+                ["Edge1", "Edge2", "Edge3", "Cloud"],
+                lambda o: o.accept_ownership(task_id),
+                "org {msp} is not the pending owner of task " + task_id,
+            ),
+        ],
+    )
+    orgs["Edge2"].submit_result(task_id, result)
+    _converge(spec)
+    _refuse(
+        spec,
+        orgs,
+        task_id,
+        [
+            ("Settle", ["Edge2"], lambda o: o.settle(task_id), f"org Edge2MSP may settle task {task_id} only from"),
+            ("Settle", ["Edge3", "Edge4", "Cloud"], lambda o: o.settle(task_id), not_requester),
+            (
+                "Dispute",
+                ["Edge2", "Edge3", "Edge4", "Cloud"],
+                lambda o: o.dispute(task_id, "bad result"),
+                not_requester,
+            ),
+        ],
+    )
+    orgs["Edge1"].settle(task_id)
+
+    late = _request(orgs["Edge1"], payload, deadline_s=3)
+    time.sleep(4.5)  # the transaction time must pass the deadline
+    _converge(spec)
+    orgs["Edge3"].expire(late)  # anyone may expire a task past its deadline
+    _converge(spec)
+    _refuse(
+        spec,
+        orgs,
+        late,
+        [
+            (
+                "Reassign",
+                ["Edge2", "Edge3", "Edge4", "Cloud"],
+                lambda o: o.reassign(late, deadline_unix=int(time.time()) + 600),
+                "org {msp} is not the requester of task " + late,
+            ),
+        ],
+    )
+    covered = {function for function, _, _ in REFUSED}
+    assert covered == {
+        "RegisterEdge",
+        "RequestTask",
+        "Shortlist",
+        "Offer",
+        "Award",
+        "SendPayload",
+        "SubmitResult",
+        "TransferOwnership",
+        "AcceptOwnership",
+        "Settle",
+        "Dispute",
+        "Reassign",
+    }
+    print(f"\n{len(REFUSED)} refused calls, nothing written:")
+    for function, caller, refusal in REFUSED:
+        print(f"  {function:<18} {caller:<6} {refusal}")

@@ -56,3 +56,11 @@ def test_a_short_run_settles_or_expires_every_task_and_conserves_credits(
 def test_an_agent_killed_mid_task_expires_it_and_it_is_reassigned_and_paid_once(live_network: NetworkSpec) -> None:
     report = fault(live_network, deadline_s=20, exec_s=3.0)
     assert report.ok, report.to_json()
+
+
+def test_a_partitioned_executor_misses_its_deadline_and_the_task_is_reassigned_and_paid_once(
+    live_network: NetworkSpec,
+) -> None:
+    report = fault(live_network, how="partition", deadline_s=20, exec_s=3.0)
+    assert report.name == "fault-partition"
+    assert report.ok, report.to_json()

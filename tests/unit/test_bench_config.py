@@ -23,7 +23,7 @@ def _config(**round_fields: Any) -> dict[str, Any]:
     return {"name": "t", "rounds": [rnd]}
 
 
-@pytest.mark.parametrize("name", ["smoke", "seed-sweep", "read-write"])
+@pytest.mark.parametrize("name", ["smoke", "seed-sweep", "read-write", "consensus"])
 def test_the_shipped_benchmarks_load(name: str) -> None:
     config = load_config(BENCHMARKS / f"{name}.yaml")
     assert config.name == name
@@ -104,3 +104,15 @@ def test_a_missing_or_broken_file_is_a_config_error(tmp_path: Path) -> None:
     bad.write_text("rounds: [\n")
     with pytest.raises(ConfigError, match="is not valid YAML"):
         load_config(bad)
+
+
+def test_consensus_comparison_refuses_a_bad_pair_before_any_network_starts(tmp_path: Path) -> None:
+    from orchestrator.bench.consensus import compare_consensus
+    from orchestrator.errors import ConfigError
+    from orchestrator.topology import load_topology
+
+    topology = load_topology()
+    for pair in (("etcdraft", "etcdraft"), ("etcdraft", "pbft"), ("bft",)):
+        with pytest.raises(ConfigError, match="compare two different consensus types of etcdraft, bft"):
+            compare_consensus(BENCHMARKS / "consensus.yaml", topology, tmp_path, consensuses=pair)
+    assert not any(tmp_path.iterdir())

@@ -399,3 +399,12 @@ def test_gateway_builds_proposals_without_contacting_a_peer(identity: Identity) 
         assert dict(payload.TransientMap) == {"t": b"x"}
         assert contract.new_proposal("Put").tx_id != proposal.tx_id
     gateway.close()  # idempotent
+
+
+def test_chaincode_args_refuse_text_that_is_not_unicode() -> None:
+    from orchestrator.errors import ConfigError
+    from orchestrator.gateway.proposal import chaincode_args
+
+    assert chaincode_args("ReadTask", ["t-1", b"\xff"]) == [b"ReadTask", b"t-1", b"\xff"]
+    with pytest.raises(ConfigError, match=r"argument 2 of 'ReadTask' is not valid UTF-8 text: '\\udcff'"):
+        chaincode_args("ReadTask", ["t-1", "\udcff"])
