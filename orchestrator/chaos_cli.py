@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.chaos import FAULTS, ScenarioResult, run_scenario
-from orchestrator.cli_common import JsonOpt, emit_json, out, progress, run, spec
+from orchestrator.cli_common import JsonOpt, console, emit_json, out, progress, run, spec
+from orchestrator.errors import MecFabError
 from orchestrator.workflow.fleet import AgentFleet
 
 chaos_app = typer.Typer(no_args_is_help=True)
@@ -94,17 +97,18 @@ def campaign(
     network = spec()
     agents = AgentFleet(network).running()
     results = []
+    errors: dict[str, str] = {}
     for name in sorted(FAULTS):
         if FAULTS[name].needs_agents and not agents:
             progress(f"--- {name}: skipped (no edge agents running; `mecfab run agents` first)")
             continue
         progress(f"--- {name}")
-        results.append(
-            run(
-                lambda n=name: run_scenario(  # type: ignore[misc]
+        try:
+            results.append(
+                run_scenario(
                     network,
-                    n,
-                    out=folder / n,
+                    name,
+                    out=folder / name,
                     tps=tps,
                     before_s=before,
                     fault_s=fault_s,
@@ -112,7 +116,9 @@ def campaign(
                     progress=progress,
                 )
             )
-        )
+        except MecFabError as exc:  # one fault that cannot run does not cancel the others
+            errors[name] = str(exc)
+            console.print(f"[bold red]error:[/] {name}: {escape(str(exc))}", highlight=False)
     folder.mkdir(parents=True, exist_ok=True)
     rows = [dataclasses.asdict(r) for r in results]
     lines = [",".join(COLUMNS)] + [",".join("" if r[c] is None else str(r[c]) for c in COLUMNS) for r in rows]
@@ -125,3 +131,6 @@ def campaign(
     else:
         out.print(_table(results))
         out.print(f"written: {folder / 'campaign.csv'}, {folder / 'campaign.md'}")
+    if errors:
+        (folder / "errors.json").write_text(json.dumps(errors, indent=2) + "\n")
+        raise typer.Exit(1)

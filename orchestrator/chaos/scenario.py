@@ -119,7 +119,7 @@ def run_scenario(
     """Run one fault under fixed-rate load; ``out`` receives the load's results folder and result.json."""
     fault = create(fault_name)
     client = engine.connect()
-    if len(raft_leaders(spec)) != 1:
+    if _wait_leader(spec, set(), timeout=30) is None:  # e.g. still settling after the previous fault
         raise NetworkError("the network has no single consensus leader before the fault: is it up and healthy?")
     out.mkdir(parents=True, exist_ok=True)
     config = _load_config(fault_name, tps, before_s + fault_s + after_s)
