@@ -21,6 +21,9 @@ from orchestrator.cli_common import (
     EdgesOpt,
     JsonOpt,
     OrderersOpt,
+    PinOrgsOpt,
+    PublishOpt,
+    TargetOpt,
     TopologyOpt,
     VersionOpt,
     console,
@@ -71,9 +74,14 @@ def network_up(
     orderers: OrderersOpt = None,
     consensus: ConsensusOpt = None,
     fabric_version: VersionOpt = None,
+    target: TargetOpt = "compose",
+    pin_orgs: PinOrgsOpt = False,
+    publish: PublishOpt = "host",
 ) -> None:
     """Start orderers, peers and chaincode servers, create the channel and deploy the chaincode."""
-    spec = spec_of(topology, edges, orderers, fabric_version, consensus)
+    spec = spec_of(
+        topology, edges, orderers, fabric_version, consensus, target=target, pin_orgs=pin_orgs, publish=publish
+    )
     start = time.monotonic()
     run(lambda: net.up(spec, progress=progress))
     console.print(
@@ -88,9 +96,10 @@ def network_down(
     edges: EdgesOpt = None,
     orderers: OrderersOpt = None,
     keep_state: Annotated[bool, typer.Option(help="Keep crypto material and rendered files.")] = False,
+    target: TargetOpt = "compose",
 ) -> None:
     """Remove every container, network and volume of the network, and its generated files."""
-    spec = spec_of(topology, edges, orderers, None)
+    spec = spec_of(topology, edges, orderers, None, target=target)
     run(lambda: net.down(spec, progress=progress, keep_state=keep_state))
     console.print("[green]network removed[/]")
 
@@ -102,10 +111,15 @@ def network_render(
     orderers: OrderersOpt = None,
     consensus: ConsensusOpt = None,
     fabric_version: VersionOpt = None,
+    target: TargetOpt = "compose",
+    pin_orgs: PinOrgsOpt = False,
+    publish: PublishOpt = "host",
     as_json: JsonOpt = False,
 ) -> None:
-    """Render crypto config, configtx.yaml, the compose file and the chaincode package (no Docker)."""
-    spec = spec_of(topology, edges, orderers, fabric_version, consensus)
+    """Render crypto config, configtx.yaml, the compose file (or swarm stack) and the chaincode package (no Docker)."""
+    spec = spec_of(
+        topology, edges, orderers, fabric_version, consensus, target=target, pin_orgs=pin_orgs, publish=publish
+    )
     paths = run(lambda: net.render(spec))
     if as_json:
         emit_json({"files": [str(p) for p in paths], "package_id": spec.package_id})
@@ -116,10 +130,14 @@ def network_render(
 
 @network_app.command("status")
 def network_status(
-    topology: TopologyOpt = None, edges: EdgesOpt = None, orderers: OrderersOpt = None, as_json: JsonOpt = False
+    topology: TopologyOpt = None,
+    edges: EdgesOpt = None,
+    orderers: OrderersOpt = None,
+    target: TargetOpt = "compose",
+    as_json: JsonOpt = False,
 ) -> None:
     """Each node's container, health, ledger height and the Raft leader; the committed chaincode."""
-    spec = spec_of(topology, edges, orderers, None)
+    spec = spec_of(topology, edges, orderers, None, target=target)
     st = run(lambda: net.status(spec))
     if as_json:
         emit_json(dataclasses.asdict(st) | {"leaders": st.leaders})

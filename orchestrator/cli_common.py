@@ -32,6 +32,21 @@ VersionOpt = Annotated[
     str | None,
     typer.Option("--fabric-version", envvar="FABRIC_VERSION", help="Fabric version: 3.1.1 (default) or 2.5.0."),
 ]
+TargetOpt = Annotated[
+    str,
+    typer.Option(
+        "--target",
+        help="compose (one machine) or swarm (a Docker Swarm stack, project mecfab-swarm; see README).",
+    ),
+]
+PinOrgsOpt = Annotated[
+    bool,
+    typer.Option("--pin-orgs", help="swarm: run each org's services only on nodes labelled mecfab.org=<org>."),
+]
+PublishOpt = Annotated[
+    str,
+    typer.Option("--publish", help="swarm: publish ports in host mode (the task's node) or ingress mode (every node)."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
@@ -56,10 +71,23 @@ def spec(
     orderers: int | None = None,
     version: str | None = None,
     consensus: str | None = None,
+    *,
+    target: str = "compose",
+    pin_orgs: bool = False,
+    publish: str = "host",
 ) -> net.NetworkSpec:
+    if publish not in ("host", "ingress"):
+        fail(f"unknown publish mode {publish!r}: use host or ingress")
     return run(
         lambda: net.NetworkSpec.default(
-            topology_file=topology, edges=edges, orderers=orderers, version=version, consensus=consensus
+            topology_file=topology,
+            edges=edges,
+            orderers=orderers,
+            version=version,
+            consensus=consensus,
+            target=target,
+            pin_orgs=pin_orgs,
+            publish="ingress" if publish == "ingress" else "host",
         )
     )
 
