@@ -10,7 +10,7 @@ machine allows:
 * crypto material travels with the stack: certificates and ``config.yaml`` as Swarm configs,
   private keys as Swarm secrets, mounted where the compose file bind-mounts the directories.
 * ports published in ``host`` mode on the node that runs the task (or ``ingress``: every node).
-* ``endpoint_mode: dnsrr``: names resolve to the task's address, no IPVS virtual IP.
+* ``endpoint_mode: dnsrr`` (host mode): names resolve to the task's address, no IPVS virtual IP.
 * with ``pin_orgs``, each org's services only run on swarm nodes labelled ``mecfab.org=<org>``.
 
 Pure: the same inputs give byte-identical output.
@@ -89,11 +89,12 @@ def _ports(pairs: list[tuple[int, int]], mode: PublishMode) -> list[dict[str, An
     return [{"target": c, "published": h, "protocol": "tcp", "mode": mode} for h, c in pairs]
 
 
-def _deploy(topology: Topology, node: Node, *, pin_orgs: bool) -> dict[str, Any]:
+def _deploy(topology: Topology, node: Node, *, pin_orgs: bool, publish: PublishMode) -> dict[str, Any]:
     deploy: dict[str, Any] = {
         "mode": "replicated",
         "replicas": 1,
-        "endpoint_mode": "dnsrr",
+        # ingress-mode ports need a virtual IP; with host-mode ports, names resolve to the task itself
+        "endpoint_mode": "dnsrr" if publish == "host" else "vip",
         "restart_policy": {"condition": "any", "delay": "2s"},
         "labels": {"mecfab.network": topology.name},
     }
@@ -174,7 +175,7 @@ def render_swarm(
             "ports": _ports(pairs, publish),
             "networks": _network(node.host),
             "stop_grace_period": "5s",
-            "deploy": _deploy(topology, node, pin_orgs=pin_orgs),
+            "deploy": _deploy(topology, node, pin_orgs=pin_orgs, publish=publish),
         }
     for node in topology.peer_nodes:
         services[service_name(node.chaincode_host)] = {
@@ -184,7 +185,7 @@ def render_swarm(
             "environment": chaincode_environment(package_id),
             "networks": _network(node.chaincode_host),
             "stop_grace_period": "5s",
-            "deploy": _deploy(topology, node, pin_orgs=pin_orgs),
+            "deploy": _deploy(topology, node, pin_orgs=pin_orgs, publish=publish),
         }
     data = {
         "version": "3.8",
