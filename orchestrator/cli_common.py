@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -36,6 +37,7 @@ TargetOpt = Annotated[
     str,
     typer.Option(
         "--target",
+        envvar="MECFAB_TARGET",
         help="compose (one machine) or swarm (a Docker Swarm stack, project mecfab-swarm; see README).",
     ),
 ]
@@ -72,10 +74,13 @@ def spec(
     version: str | None = None,
     consensus: str | None = None,
     *,
-    target: str = "compose",
+    target: str | None = None,
     pin_orgs: bool = False,
     publish: str = "host",
 ) -> net.NetworkSpec:
+    """The network a command acts on; ``$MECFAB_TARGET=swarm`` points every command (task, audit, ...)
+    at the swarm network."""
+    target = target or os.environ.get("MECFAB_TARGET") or "compose"
     if publish not in ("host", "ingress"):
         fail(f"unknown publish mode {publish!r}: use host or ingress")
     return run(

@@ -102,8 +102,10 @@ def deploy(spec: NetworkSpec, *, progress: Callable[[str], None] = _quiet, timeo
     client = engine.connect()
     require_manager(client)
     t = spec.topology
-    if not stack_services(client, spec.project):
-        busy = engine.busy_ports("0.0.0.0", _ports(spec))  # host mode publishes on every interface
+    if not stack_services(client, spec.project) and len(client.nodes.list()) == 1:
+        # one node: every port is published here (host mode: on every interface). With more nodes a
+        # port taken on the node a task lands on shows up as that task's error.
+        busy = engine.busy_ports("0.0.0.0", _ports(spec))
         if busy:
             raise EnvironmentProblem(
                 f"host port(s) {', '.join(map(str, busy))} already in use: stop what holds them "
@@ -124,7 +126,7 @@ def wait_running(client: Any, project: str, expected: int, *, timeout: float) ->
     """Every service of the stack runs a task. A task the engine rejects for a missing image fails
     at once (a node of a multi-host swarm without the images)."""
     deadline = time.monotonic() + timeout
-    pending: list[str] = []
+    pending: list[tuple[str, str]] = []
     while True:
         services = stack_services(client, project)
         pending = []
@@ -143,14 +145,25 @@ def wait_running(client: Any, project: str, expected: int, *, timeout: float) ->
                     f"service {service.name}: {err} on a swarm node: load the images on every node "
                     "(docker save | docker load) or push them to a registry"
                 )
-            pending.append(f"{service.name} ({latest.get('State', 'no task')}{': ' + err if err else ''})")
+            pending.append((service.name.removeprefix(f"{project}_"), f"{latest.get('State', 'no task')}: {err}"))
         if len(services) >= expected and not pending:
             return
         if time.monotonic() > deadline:
-            raise NetworkError(
-                f"timed out after {timeout:.0f} s waiting for the stack's services: {', '.join(pending) or 'missing'}"
-            )
+            raise NetworkError(f"timed out after {timeout:.0f} s waiting for the stack's services: " + _why(pending))
         time.sleep(0.5)
+
+
+def _why(pending: list[tuple[str, str]]) -> str:
+    """Pending services grouped by reason, with a hint for unsatisfied placement constraints."""
+    if not pending:
+        return "services missing"
+    reasons: dict[str, list[str]] = {}
+    for name, reason in pending:
+        reasons.setdefault(reason.rstrip(": "), []).append(name)
+    text = "; ".join(f"{', '.join(sorted(names))} ({reason})" for reason, names in sorted(reasons.items()))
+    if "constraints not satisfied" in text:
+        text += "; label a node per org: docker node update --label-add mecfab.org=<org> <node>"
+    return text
 
 
 def remove(client: Any, project: str, *, progress: Callable[[str], None] = _quiet, timeout: float = 120) -> None:
