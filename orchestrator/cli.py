@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 import time
 from typing import Annotated
@@ -28,6 +29,7 @@ from orchestrator.cli_common import (
     VersionOpt,
     console,
     emit_json,
+    fail,
     out,
     progress,
     run,
@@ -46,15 +48,35 @@ network_app = typer.Typer(help="Bring the Fabric network up, inspect it, take it
 app.add_typer(network_app, name="network")
 app.add_typer(task_app, name="task", help="The task lifecycle on the ledger: request, shortlist, offer, award, ...")
 app.add_typer(bench_app, name="bench", help="Caliper-style benchmarks: rate-controlled load, metrics, reports.")
+
+
+def _compose_only() -> None:
+    """Commands that start or stop compose services act on the compose network only."""
+    if os.environ.get("MECFAB_TARGET") == "swarm":
+        fail("this command needs the compose network: unset MECFAB_TARGET (the swarm target has network, task, audit)")
+
+
 app.add_typer(
-    chaos_app, name="chaos", help="Faults under load (orderer kills, peer restarts, partitions) and their cost."
+    chaos_app,
+    name="chaos",
+    help="Faults under load (orderer kills, peer restarts, partitions) and their cost.",
+    callback=_compose_only,
 )
 app.add_typer(sim_app, name="sim", help="Latency model and DDPG executor selection (second paper), no Docker.")
-app.add_typer(edge_app, name="edge", help="Edge orgs on the running network: add, remove, revoke.")
-app.add_typer(orderer_app, name="orderer", help="Raft orderers on the running network: add, remove.")
+app.add_typer(
+    edge_app, name="edge", help="Edge orgs on the running network: add, remove, revoke.", callback=_compose_only
+)
+app.add_typer(
+    orderer_app, name="orderer", help="Raft orderers on the running network: add, remove.", callback=_compose_only
+)
 app.add_typer(agent_app, name="agent", help="Run an edge server's agent (offers, executes, requests, settles).")
 app.add_typer(monitor_app, name="monitor", help="The cloud monitor: live edge view, shortlists by a selection policy.")
-app.add_typer(run_app, name="run", help="Whole task-sharing runs with agents and monitor; mobility and fault demos.")
+app.add_typer(
+    run_app,
+    name="run",
+    help="Whole task-sharing runs with agents and monitor; mobility and fault demos.",
+    callback=_compose_only,
+)
 
 
 @app.callback()
