@@ -184,7 +184,7 @@ def remove(client: Any, project: str, *, progress: Callable[[str], None] = _quie
     elif active:
         raise ConfigError("this engine is a swarm worker: run 'network down' on a swarm manager node")
     deadline = time.monotonic() + timeout
-    while client.containers.list(all=True, filters=label):
+    while client.containers.list(all=True, filters=label, ignore_removed=True):
         if time.monotonic() > deadline:
             raise NetworkError(f"timed out after {timeout:.0f} s waiting for the containers of stack {project!r}")
         time.sleep(0.5)

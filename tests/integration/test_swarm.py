@@ -43,7 +43,7 @@ def free_swarm_port_base() -> int:
 def _leftovers(client: Any, project: str) -> list[str]:
     label = {"label": f"{STACK_LABEL}={project}"}
     left = [s.name for s in stack_services(client, project)] if swarm_state(client)[1] else []
-    left += [c.name for c in client.containers.list(all=True, filters=label)]
+    left += [c.name for c in client.containers.list(all=True, filters=label, ignore_removed=True)]
     left += [n.name for n in client.networks.list(filters=label)]
     left += [v.name for v in client.volumes.list(filters=label)]
     if swarm_state(client)[1]:
