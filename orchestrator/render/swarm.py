@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from orchestrator.errors import ConfigError
 from orchestrator.paths import StateDir
-from orchestrator.render._yaml import dump
+from orchestrator.render._yaml import Octal, dump
 from orchestrator.render.compose import (
     DATA,
     NETWORK,
@@ -128,7 +128,7 @@ class _Objects:
                 )
             top, _, rest = rel.partition("/")
             source = "./" + str(PurePosixPath((base / rel).relative_to(self.state.root)))
-            mount = {"source": key, "target": f"{dirs[top]}/{rest}", "mode": 0o400 if secret else 0o444}
+            mount = {"source": key, "target": f"{dirs[top]}/{rest}", "mode": Octal(0o400 if secret else 0o444)}
             labels = {"mecfab.network": topology.name}
             if secret:
                 self.secrets[key] = {"file": source, "labels": labels}
