@@ -165,7 +165,8 @@ def network_status(
         emit_json(dataclasses.asdict(st) | {"leaders": st.leaders})
         return
     if all(n.container == "missing" for n in st.nodes):
-        out.print(f"network {st.project!r} is not running: start it with 'make up'")
+        how = "mecfab network up --target swarm" if spec.target == "swarm" else "make up"
+        out.print(f"network {st.project!r} is not running: start it with '{how}'")
         raise typer.Exit(1)
     table = Table(title=f"network {st.project} · channel {st.channel} · Fabric {st.fabric_version}")
     for col in ("node", "role", "org", "container", "health", "height", "raft"):

@@ -97,11 +97,11 @@ class NetworkSpec:
         version: str | None = None,
         target: str = "compose",
         pin_orgs: bool = False,
+        publish: PublishMode = "host",
     ) -> NetworkSpec:
         """A self-contained network (tests): everything under ``root``, its own project name."""
-        return cls(
-            topology, project, root / "docker-compose.yaml", StateDir(root), fabric_version(version), target, pin_orgs
-        )
+        state, version = StateDir(root), fabric_version(version)
+        return cls(topology, project, root / "docker-compose.yaml", state, version, target, pin_orgs, publish)
 
     @property
     def stack_file(self) -> Path:

@@ -84,6 +84,8 @@ def container_states(client: Any, project: str, hosts: list[str]) -> dict[str, s
     tasks, so nodes on other hosts count too."""
     by_service = {f"{project}_{service_name(h)}": h for h in hosts}
     states: dict[str, str] = {}
+    if not swarm_state(client)[1]:
+        return states  # no swarm (or a worker): no tasks to report
     for service in stack_services(client, project):
         host = by_service.get(service.name)
         tasks = _task_states(service)
