@@ -128,6 +128,7 @@ def test_crypto_reaches_the_services_as_configs_and_secrets_not_bind_mounts(swar
         assert all(m["Type"] == "volume" for m in spec.get("Mounts", [])), spec.get("Mounts")
         if "-cc-" not in service.name and not service.name.split("_", 1)[1].startswith("cc-"):
             assert {s["File"]["Name"].rsplit("/", 1)[1] for s in spec["Secrets"]} == {"priv_sk", "server.key"}
+            assert {s["File"]["Mode"] for s in spec["Secrets"]} == {0o400}
             assert len(spec["Configs"]) == 6
 
 
