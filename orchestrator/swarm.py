@@ -62,6 +62,7 @@ def _docker(args: list[str], *, cwd: str | None = None, env: dict[str, str] | No
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         raise NetworkError(f"'docker {' '.join(args[:2])}' failed: {lines[-1] if lines else proc.returncode}")
+    log.debug("docker %s: %s%s", args[0], proc.stdout, proc.stderr)
     return proc.stdout
 
 
