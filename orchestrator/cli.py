@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 import time
 from typing import Annotated
@@ -21,10 +22,14 @@ from orchestrator.cli_common import (
     EdgesOpt,
     JsonOpt,
     OrderersOpt,
+    PinOrgsOpt,
+    PublishOpt,
+    TargetOpt,
     TopologyOpt,
     VersionOpt,
     console,
     emit_json,
+    fail,
     out,
     progress,
     run,
@@ -43,15 +48,35 @@ network_app = typer.Typer(help="Bring the Fabric network up, inspect it, take it
 app.add_typer(network_app, name="network")
 app.add_typer(task_app, name="task", help="The task lifecycle on the ledger: request, shortlist, offer, award, ...")
 app.add_typer(bench_app, name="bench", help="Caliper-style benchmarks: rate-controlled load, metrics, reports.")
+
+
+def _compose_only() -> None:
+    """Commands that start or stop compose services act on the compose network only."""
+    if os.environ.get("MECFAB_TARGET") == "swarm":
+        fail("this command needs the compose network: unset MECFAB_TARGET (the swarm target has network, task, audit)")
+
+
 app.add_typer(
-    chaos_app, name="chaos", help="Faults under load (orderer kills, peer restarts, partitions) and their cost."
+    chaos_app,
+    name="chaos",
+    help="Faults under load (orderer kills, peer restarts, partitions) and their cost.",
+    callback=_compose_only,
 )
 app.add_typer(sim_app, name="sim", help="Latency model and DDPG executor selection (second paper), no Docker.")
-app.add_typer(edge_app, name="edge", help="Edge orgs on the running network: add, remove, revoke.")
-app.add_typer(orderer_app, name="orderer", help="Raft orderers on the running network: add, remove.")
+app.add_typer(
+    edge_app, name="edge", help="Edge orgs on the running network: add, remove, revoke.", callback=_compose_only
+)
+app.add_typer(
+    orderer_app, name="orderer", help="Raft orderers on the running network: add, remove.", callback=_compose_only
+)
 app.add_typer(agent_app, name="agent", help="Run an edge server's agent (offers, executes, requests, settles).")
 app.add_typer(monitor_app, name="monitor", help="The cloud monitor: live edge view, shortlists by a selection policy.")
-app.add_typer(run_app, name="run", help="Whole task-sharing runs with agents and monitor; mobility and fault demos.")
+app.add_typer(
+    run_app,
+    name="run",
+    help="Whole task-sharing runs with agents and monitor; mobility and fault demos.",
+    callback=_compose_only,
+)
 
 
 @app.callback()
@@ -71,9 +96,14 @@ def network_up(
     orderers: OrderersOpt = None,
     consensus: ConsensusOpt = None,
     fabric_version: VersionOpt = None,
+    target: TargetOpt = "compose",
+    pin_orgs: PinOrgsOpt = False,
+    publish: PublishOpt = "host",
 ) -> None:
     """Start orderers, peers and chaincode servers, create the channel and deploy the chaincode."""
-    spec = spec_of(topology, edges, orderers, fabric_version, consensus)
+    spec = spec_of(
+        topology, edges, orderers, fabric_version, consensus, target=target, pin_orgs=pin_orgs, publish=publish
+    )
     start = time.monotonic()
     run(lambda: net.up(spec, progress=progress))
     console.print(
@@ -88,9 +118,10 @@ def network_down(
     edges: EdgesOpt = None,
     orderers: OrderersOpt = None,
     keep_state: Annotated[bool, typer.Option(help="Keep crypto material and rendered files.")] = False,
+    target: TargetOpt = "compose",
 ) -> None:
     """Remove every container, network and volume of the network, and its generated files."""
-    spec = spec_of(topology, edges, orderers, None)
+    spec = spec_of(topology, edges, orderers, None, target=target)
     run(lambda: net.down(spec, progress=progress, keep_state=keep_state))
     console.print("[green]network removed[/]")
 
@@ -102,10 +133,15 @@ def network_render(
     orderers: OrderersOpt = None,
     consensus: ConsensusOpt = None,
     fabric_version: VersionOpt = None,
+    target: TargetOpt = "compose",
+    pin_orgs: PinOrgsOpt = False,
+    publish: PublishOpt = "host",
     as_json: JsonOpt = False,
 ) -> None:
-    """Render crypto config, configtx.yaml, the compose file and the chaincode package (no Docker)."""
-    spec = spec_of(topology, edges, orderers, fabric_version, consensus)
+    """Render crypto config, configtx.yaml, the compose file (or swarm stack) and the chaincode package (no Docker)."""
+    spec = spec_of(
+        topology, edges, orderers, fabric_version, consensus, target=target, pin_orgs=pin_orgs, publish=publish
+    )
     paths = run(lambda: net.render(spec))
     if as_json:
         emit_json({"files": [str(p) for p in paths], "package_id": spec.package_id})
@@ -116,16 +152,21 @@ def network_render(
 
 @network_app.command("status")
 def network_status(
-    topology: TopologyOpt = None, edges: EdgesOpt = None, orderers: OrderersOpt = None, as_json: JsonOpt = False
+    topology: TopologyOpt = None,
+    edges: EdgesOpt = None,
+    orderers: OrderersOpt = None,
+    target: TargetOpt = "compose",
+    as_json: JsonOpt = False,
 ) -> None:
     """Each node's container, health, ledger height and the Raft leader; the committed chaincode."""
-    spec = spec_of(topology, edges, orderers, None)
+    spec = spec_of(topology, edges, orderers, None, target=target)
     st = run(lambda: net.status(spec))
     if as_json:
         emit_json(dataclasses.asdict(st) | {"leaders": st.leaders})
         return
     if all(n.container == "missing" for n in st.nodes):
-        out.print(f"network {st.project!r} is not running: start it with 'make up'")
+        how = "mecfab network up --target swarm" if spec.target == "swarm" else "make up"
+        out.print(f"network {st.project!r} is not running: start it with '{how}'")
         raise typer.Exit(1)
     table = Table(title=f"network {st.project} · channel {st.channel} · Fabric {st.fabric_version}")
     for col in ("node", "role", "org", "container", "health", "height", "raft"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -32,6 +33,22 @@ VersionOpt = Annotated[
     str | None,
     typer.Option("--fabric-version", envvar="FABRIC_VERSION", help="Fabric version: 3.1.1 (default) or 2.5.0."),
 ]
+TargetOpt = Annotated[
+    str,
+    typer.Option(
+        "--target",
+        envvar="MECFAB_TARGET",
+        help="compose (one machine) or swarm (a Docker Swarm stack, project mecfab-swarm; see README).",
+    ),
+]
+PinOrgsOpt = Annotated[
+    bool,
+    typer.Option("--pin-orgs", help="swarm: run each org's services only on nodes labelled mecfab.org=<org>."),
+]
+PublishOpt = Annotated[
+    str,
+    typer.Option("--publish", help="swarm: publish ports in host mode (the task's node) or ingress mode (every node)."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
@@ -56,10 +73,26 @@ def spec(
     orderers: int | None = None,
     version: str | None = None,
     consensus: str | None = None,
+    *,
+    target: str | None = None,
+    pin_orgs: bool = False,
+    publish: str = "host",
 ) -> net.NetworkSpec:
+    """The network a command acts on; ``$MECFAB_TARGET=swarm`` points every command (task, audit, ...)
+    at the swarm network."""
+    target = target or os.environ.get("MECFAB_TARGET") or "compose"
+    if publish not in ("host", "ingress"):
+        fail(f"unknown publish mode {publish!r}: use host or ingress")
     return run(
         lambda: net.NetworkSpec.default(
-            topology_file=topology, edges=edges, orderers=orderers, version=version, consensus=consensus
+            topology_file=topology,
+            edges=edges,
+            orderers=orderers,
+            version=version,
+            consensus=consensus,
+            target=target,
+            pin_orgs=pin_orgs,
+            publish="ingress" if publish == "ingress" else "host",
         )
     )
 

@@ -17,18 +17,21 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator import engine, metrics
+from orchestrator import engine, metrics, swarm
 from orchestrator.errors import ConfigError, EnvironmentProblem, NetworkError
 from orchestrator.fabric_tools import FabricTools, org_admin_flags
 from orchestrator.paths import StateDir
 from orchestrator.render import ccaas_package, package_id, render_compose, render_configtx, render_crypto_config
 from orchestrator.render.configtx import PROFILE
+from orchestrator.render.swarm import STACK_FILE, PublishMode, render_swarm
 from orchestrator.topology import DEFAULT_TOPOLOGY, REPO_ROOT, Node, Org, OrgKind, Topology, load_topology
 from orchestrator.versions import Images, fabric_version
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 DEFAULT_PROJECT = "mecfab"
+DEFAULT_SWARM_PROJECT = "mecfab-swarm"  # its own state dir: never the compose network's
+TARGETS = ("compose", "swarm")
 DEFAULT_COMPOSE = REPO_ROOT / "docker-compose.yaml"
 
 
@@ -38,13 +41,18 @@ def _quiet(_: str) -> None:
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """Which network: its topology, compose project, compose file and state directory."""
+    """Which network: its topology, compose project, compose file and state directory.
+    ``target``: started by Docker Compose, or deployed as a Docker Swarm stack (``stack_file``;
+    ``pin_orgs`` and ``publish`` only matter there, see ``orchestrator.render.swarm``)."""
 
     topology: Topology
     project: str
     compose_file: Path
     state: StateDir
     fabric_version: str
+    target: str = "compose"
+    pin_orgs: bool = False
+    publish: PublishMode = "host"
 
     @classmethod
     def default(
@@ -55,10 +63,17 @@ class NetworkSpec:
         orderers: int | None = None,
         version: str | None = None,
         consensus: str | None = None,
+        target: str = "compose",
+        pin_orgs: bool = False,
+        publish: PublishMode = "host",
     ) -> NetworkSpec:
         """The user's network. The committed ``docker-compose.yaml`` serves the default topology;
-        any other topology gets its compose file inside its state directory."""
-        state = StateDir(REPO_ROOT / ".mecfab" / DEFAULT_PROJECT)
+        any other topology gets its compose file inside its state directory. The swarm target is
+        project ``mecfab-swarm``, with its own state directory."""
+        if target not in TARGETS:
+            raise ConfigError(f"unknown target {target!r}: use {' or '.join(TARGETS)}")
+        project = DEFAULT_SWARM_PROJECT if target == "swarm" else DEFAULT_PROJECT
+        state = StateDir(REPO_ROOT / ".mecfab" / project)
         if (
             topology_file is None
             and edges is None
@@ -69,13 +84,29 @@ class NetworkSpec:
             topology_file = state.topology  # the network that is there: status/down/task need no options
         topology = load_topology(topology_file).with_overrides(edges=edges, orderers=orderers, consensus=consensus)
         is_default = topology == load_topology(DEFAULT_TOPOLOGY)
-        compose = DEFAULT_COMPOSE if is_default else state.root / "docker-compose.yaml"
-        return cls(topology, DEFAULT_PROJECT, compose, state, fabric_version(version))
+        compose = DEFAULT_COMPOSE if is_default and target == "compose" else state.root / "docker-compose.yaml"
+        return cls(topology, project, compose, state, fabric_version(version), target, pin_orgs, publish)
 
     @classmethod
-    def isolated(cls, root: Path, *, project: str, topology: Topology, version: str | None = None) -> NetworkSpec:
+    def isolated(
+        cls,
+        root: Path,
+        *,
+        project: str,
+        topology: Topology,
+        version: str | None = None,
+        target: str = "compose",
+        pin_orgs: bool = False,
+        publish: PublishMode = "host",
+    ) -> NetworkSpec:
         """A self-contained network (tests): everything under ``root``, its own project name."""
-        return cls(topology, project, root / "docker-compose.yaml", StateDir(root), fabric_version(version))
+        state, version = StateDir(root), fabric_version(version)
+        return cls(topology, project, root / "docker-compose.yaml", state, version, target, pin_orgs, publish)
+
+    @property
+    def stack_file(self) -> Path:
+        """The swarm target's stack file (its crypto paths are relative to the state directory)."""
+        return self.state.root / STACK_FILE
 
     @property
     def state_rel(self) -> str:
@@ -100,6 +131,17 @@ class NetworkSpec:
             self.topology, project=self.project, state=self.state, state_rel=self.state_rel, package_id=self.package_id
         )
 
+    def render_stack(self) -> str:
+        return render_swarm(
+            self.topology,
+            project=self.project,
+            state=self.state,
+            package_id=self.package_id,
+            fabric_version=self.fabric_version,
+            pin_orgs=self.pin_orgs,
+            publish=self.publish,
+        )
+
 
 # ---- artifacts ---------------------------------------------------------------------------------
 def _write_if_changed(path: Path, content: str | bytes) -> None:
@@ -117,7 +159,11 @@ def render(spec: NetworkSpec) -> list[Path]:
         spec.state.topology: yaml.safe_dump(t.model_dump(), sort_keys=False),
         spec.state.crypto_config: render_crypto_config(t),
         spec.state.configtx: render_configtx(t, fabric_version=spec.fabric_version, state=spec.state),
-        spec.compose_file: spec.render_compose(),
+        **(
+            {spec.stack_file: spec.render_stack()}
+            if spec.target == "swarm"
+            else {spec.compose_file: spec.render_compose()}
+        ),
         spec.state.chaincode_package(t.chaincode.label): spec.package,
     }
     for path, content in files.items():
@@ -166,9 +212,19 @@ def _preflight(spec: NetworkSpec) -> tuple[object, FabricTools]:
 
 def up(spec: NetworkSpec, *, progress: Progress = _quiet, timeout: float = 180) -> None:
     """Start the network of ``spec`` with its channel and chaincode; harmless when already up."""
+    if spec.target == "swarm":
+        swarm.require_manager(engine.connect())  # before anything is written or deployed
     _, tools = _preflight(spec)
-    t = spec.topology
     generate(spec, tools, progress)
+    if spec.target == "swarm":
+        swarm.deploy(spec, progress=progress, timeout=timeout)
+    else:
+        _compose_up(spec, progress)
+    configure(spec, tools, progress=progress, timeout=timeout)
+
+
+def _compose_up(spec: NetworkSpec, progress: Progress) -> None:
+    t = spec.topology
     compose = spec.compose()
     if not compose.running_services():
         ports = [p for n in t.nodes for p in (n.host_port, n.operations_port)]
@@ -181,6 +237,13 @@ def up(spec: NetworkSpec, *, progress: Progress = _quiet, timeout: float = 180) 
             )
     progress(f"starting {len(t.nodes)} Fabric nodes and {len(t.peer_nodes)} chaincode servers")
     compose.up()
+
+
+def configure(spec: NetworkSpec, tools: FabricTools, *, progress: Progress = _quiet, timeout: float = 180) -> None:
+    """What follows the containers, whoever started them (compose or swarm): every node healthy,
+    orderers and peers on the channel, the chaincode committed and answering. Talks to the nodes
+    through their host ports only."""
+    t = spec.topology
     for node in t.nodes:
         _wait(f"{node.host} /healthz", functools.partial(_healthy, t.ports.bind, node), timeout=timeout)
     _join_orderers(spec, tools, progress, timeout)
@@ -374,10 +437,13 @@ class Status:
 
 def status(spec: NetworkSpec) -> Status:
     client = engine.connect()
-    states = {
-        c.labels.get("com.docker.compose.service", ""): c.status
-        for c in engine.project_containers(client, spec.project)
-    }
+    if spec.target == "swarm":
+        states = swarm.container_states(client, spec.project, [n.host for n in spec.topology.nodes])
+    else:
+        states = {
+            c.labels.get("com.docker.compose.service", ""): c.status
+            for c in engine.project_containers(client, spec.project)
+        }
     t = spec.topology
     nodes = []
     for node in t.nodes:
@@ -438,8 +504,12 @@ def free_port_base(topology: Topology, *, start: int, stop: int = 32000, step: i
 
 def down(spec: NetworkSpec, *, progress: Progress = _quiet, keep_state: bool = False) -> None:
     """Remove every container, network and volume of the project, and its generated files."""
-    progress(f"removing compose project {spec.project!r} (containers, network, volumes)")
     client = engine.connect()
+    if spec.target == "swarm":
+        swarm.remove(client, spec.project, progress=progress)
+        _remove_state(spec, progress, keep_state=keep_state)
+        return
+    progress(f"removing compose project {spec.project!r} (containers, network, volumes)")
     try:
         if spec.compose_file.exists():
             spec.compose().down()
@@ -448,6 +518,10 @@ def down(spec: NetworkSpec, *, progress: Progress = _quiet, keep_state: bool = F
         leftovers = engine.remove_project(client, spec.project)
         if leftovers:
             log.info("removed %d leftover objects of %s by label", leftovers, spec.project)
+    _remove_state(spec, progress, keep_state=keep_state)
+
+
+def _remove_state(spec: NetworkSpec, progress: Progress, *, keep_state: bool) -> None:
     if not keep_state and spec.state.root.exists():
         shutil.rmtree(spec.state.root)
         progress(f"removed {spec.state.root}")

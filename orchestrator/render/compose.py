@@ -27,7 +27,7 @@ DATA = "/var/hyperledger/production"
 BUILDER_DIR = "/opt/hyperledger/ccaas_builder"
 
 
-def _labels(topology: Topology, *, role: str, org: str) -> dict[str, str]:
+def node_labels(topology: Topology, *, role: str, org: str) -> dict[str, str]:
     return {"mecfab.network": topology.name, "mecfab.role": role, "mecfab.org": org}
 
 
@@ -41,9 +41,19 @@ def _ports(topology: Topology, pairs: list[tuple[int, int]]) -> list[str]:
     return [f"{topology.ports.bind}:{host}:{container}" for host, container in pairs]
 
 
-def _orderer(topology: Topology, node: Node, state: StateDir, state_rel: str) -> dict[str, Any]:
-    tls = "/var/hyperledger/orderer/tls"
-    env = {
+# Where each node reads its crypto material: bind mounts here, Swarm configs and secrets in render.swarm.
+ORDERER_MSP_DIR = "/var/hyperledger/orderer/msp"
+ORDERER_TLS_DIR = "/var/hyperledger/orderer/tls"
+PEER_MSP_DIR = f"{FABRIC_CFG}/msp"
+PEER_TLS_DIR = f"{FABRIC_CFG}/tls"
+ORDERER_COMMAND = ["orderer"]
+PEER_COMMAND = ["peer", "node", "start"]
+
+
+def orderer_environment(node: Node) -> dict[str, str]:
+    """The orderer's settings (shared by the compose and the swarm render)."""
+    tls = ORDERER_TLS_DIR
+    return {
         "FABRIC_CFG_PATH": FABRIC_CFG,
         "FABRIC_LOGGING_SPEC": "INFO",
         "ORDERER_GENERAL_LISTENADDRESS": "0.0.0.0",
@@ -72,14 +82,17 @@ def _orderer(topology: Topology, node: Node, state: StateDir, state_rel: str) ->
         "ORDERER_CONSENSUS_WALDIR": f"{DATA}/orderer/etcdraft/wal",
         "ORDERER_CONSENSUS_SNAPDIR": f"{DATA}/orderer/etcdraft/snapshot",
     }
+
+
+def _orderer(topology: Topology, node: Node, state: StateDir, state_rel: str) -> dict[str, Any]:
     return {
         "image": COMPOSE_IMAGE_VARS["orderer"] % default_fabric_version(),
-        "command": ["orderer"],
-        "labels": _labels(topology, role="orderer", org=node.org.name),
-        "environment": env,
+        "command": list(ORDERER_COMMAND),
+        "labels": node_labels(topology, role="orderer", org=node.org.name),
+        "environment": orderer_environment(node),
         "volumes": [
-            f"{_rel(state, state.node_msp(node), state_rel)}:/var/hyperledger/orderer/msp:ro",
-            f"{_rel(state, state.node_tls(node), state_rel)}:{tls}:ro",
+            f"{_rel(state, state.node_msp(node), state_rel)}:{ORDERER_MSP_DIR}:ro",
+            f"{_rel(state, state.node_tls(node), state_rel)}:{ORDERER_TLS_DIR}:ro",
             f"{node.host}:{DATA}",
         ],
         "ports": _ports(
@@ -94,7 +107,9 @@ def _orderer(topology: Topology, node: Node, state: StateDir, state_rel: str) ->
     }
 
 
-def _peer(topology: Topology, node: Node, state: StateDir, state_rel: str) -> dict[str, Any]:
+def peer_environment(node: Node) -> dict[str, str]:
+    """The peer's settings (shared by the compose and the swarm render). The ccaas builder turns
+    ``cc.{{.peername}}`` into ``cc.<org domain>``: the chaincode server's host name."""
     address = f"{node.host}:{PEER_PORT}"
     builders = [
         {
@@ -103,7 +118,7 @@ def _peer(topology: Topology, node: Node, state: StateDir, state_rel: str) -> di
             "propagateEnvironment": ["CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG"],
         }
     ]
-    env = {
+    return {
         "FABRIC_CFG_PATH": FABRIC_CFG,
         "FABRIC_LOGGING_SPEC": "INFO",
         "CORE_PEER_ID": node.host,
@@ -136,14 +151,17 @@ def _peer(topology: Topology, node: Node, state: StateDir, state_rel: str) -> di
         "CORE_CHAINCODE_EXTERNALBUILDERS": json.dumps(builders, separators=(",", ":")),
         "CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG": json.dumps({"peername": node.org.domain}),
     }
+
+
+def _peer(topology: Topology, node: Node, state: StateDir, state_rel: str) -> dict[str, Any]:
     return {
         "image": COMPOSE_IMAGE_VARS["peer"] % default_fabric_version(),
-        "command": ["peer", "node", "start"],
-        "labels": _labels(topology, role="peer", org=node.org.name),
-        "environment": env,
+        "command": list(PEER_COMMAND),
+        "labels": node_labels(topology, role="peer", org=node.org.name),
+        "environment": peer_environment(node),
         "volumes": [
-            f"{_rel(state, state.node_msp(node), state_rel)}:{FABRIC_CFG}/msp:ro",
-            f"{_rel(state, state.node_tls(node), state_rel)}:{FABRIC_CFG}/tls:ro",
+            f"{_rel(state, state.node_msp(node), state_rel)}:{PEER_MSP_DIR}:ro",
+            f"{_rel(state, state.node_tls(node), state_rel)}:{PEER_TLS_DIR}:ro",
             f"{node.host}:{DATA}",
         ],
         "ports": _ports(topology, [(node.host_port, PEER_PORT), (node.operations_port, OPERATIONS_PORT)]),
@@ -151,14 +169,15 @@ def _peer(topology: Topology, node: Node, state: StateDir, state_rel: str) -> di
     }
 
 
+def chaincode_environment(package_id: str) -> dict[str, str]:
+    return {"CHAINCODE_ID": package_id, "CHAINCODE_SERVER_ADDRESS": f"0.0.0.0:{CHAINCODE_SERVER_PORT}"}
+
+
 def _chaincode(topology: Topology, node: Node, package_id: str) -> dict[str, Any]:
     return {
         "image": COMPOSE_IMAGE_VARS["chaincode"],
-        "labels": _labels(topology, role="chaincode", org=node.org.name),
-        "environment": {
-            "CHAINCODE_ID": package_id,
-            "CHAINCODE_SERVER_ADDRESS": f"0.0.0.0:{CHAINCODE_SERVER_PORT}",
-        },
+        "labels": node_labels(topology, role="chaincode", org=node.org.name),
+        "environment": chaincode_environment(package_id),
         "networks": [NETWORK],
     }
 
@@ -189,7 +208,7 @@ def _agent(topology: Topology, node: Node, state: StateDir, state_rel: str) -> d
             "--listen",
             f"0.0.0.0:{AGENT_LISTEN_PORT}",
         ],
-        "labels": _labels(topology, role="agent", org=node.org.name),
+        "labels": node_labels(topology, role="agent", org=node.org.name),
         "environment": {
             "MECFAB_PEER": f"{node.host}:{PEER_PORT}",
             "MECFAB_MSP_DIR": AGENT_MSP_DIR,
