@@ -220,7 +220,29 @@ def _join_orderers(spec: NetworkSpec, tools: FabricTools, progress: Progress, ti
 
     _parallel(join, spec.topology.orderers_nodes)
     progress("waiting for a consensus leader")
-    _wait("a consensus leader", lambda: len(raft_leaders(spec)) == 1, timeout=timeout)
+    try:
+        _wait("a consensus leader", lambda: len(raft_leaders(spec)) == 1, timeout=timeout)
+    except NetworkError as exc:
+        hint = _dns_hint(spec)
+        raise NetworkError(f"{exc}{hint}") from None
+
+
+def _dns_hint(spec: NetworkSpec) -> str:
+    """Why orderers found no leader, when their logs say: Docker's embedded DNS not resolving the
+    nodes' names (seen on a daemon whose swarm state changed while the network was created)."""
+    try:
+        client = engine.connect()
+        for container in engine.project_containers(client, spec.project):
+            if container.labels.get("mecfab.role") == "orderer":
+                if b"no such host" in container.logs(tail=200):
+                    return (
+                        f": {container.name} cannot resolve the other nodes' names (Docker's DNS answers "
+                        "'no such host'); take the network down and up again, or restart dockerd"
+                    )
+                break
+    except Exception as exc:  # only a hint: never hide the timeout itself
+        log.debug("no DNS hint: %s", exc)
+    return ""
 
 
 def _consensus_metric(spec: NetworkSpec, name: str) -> str:

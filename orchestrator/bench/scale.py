@@ -6,7 +6,8 @@ containers started, nodes healthy, orderers joined, peers joined, chaincode depl
 ready on every peer from every org); after ``idle_s`` seconds of idling the memory and CPU of every
 container is read from its ``docker stats`` stream (averaged over ``samples`` one-second readings),
 then the network is torn down. The results folder holds ``times.csv``, ``memory.csv``,
-``summary.json``, ``summary.md`` and ``scale.png``.
+``summary.json``, ``summary.md``, ``scale.png`` and ``runs.json`` (everything, with every progress
+line of ``up`` and when it came: the sub-steps, e.g. install/approve vs commit).
 
 The pure parts (edge-count parsing, summaries, CSV and Markdown) need no Docker.
 """
@@ -115,6 +116,7 @@ class ScaleRun:
     loadavg_idle: tuple[float, float, float] | None = None
     host_mem_used_mb: float | None = None  # MemAvailable before up − at idle
     error: str | None = None
+    events: list[tuple[float, str]] = field(default_factory=list)  # (s since start, progress line) of up
 
     @property
     def up_s(self) -> float:
@@ -392,17 +394,21 @@ def measure(
     spec = network.NetworkSpec.isolated(root, project=project, topology=base, version=version)
     run = ScaleRun(edges=edges, project=project, loadavg_start=_loadavg())
     mem_before = _mem_available_mb()
-    last = time.monotonic()
+    start = last = time.monotonic()
+
+    def note(message: str) -> None:
+        run.events.append((round(time.monotonic() - start, 3), message))
+        progress(f"[{edges} edges] {message}")
 
     def on_step(step: str) -> None:
         nonlocal last
         now = time.monotonic()
         run.steps_s[step] = now - last
         last = now
-        progress(f"[{edges} edges] {step}: {run.steps_s[step]:.1f} s")
+        note(f"{step}: {run.steps_s[step]:.1f} s")
 
     try:
-        network.up(spec, progress=lambda m: progress(f"[{edges} edges] {m}"), timeout=timeout, on_step=on_step)
+        network.up(spec, progress=note, timeout=timeout, on_step=on_step)
         progress(f"[{edges} edges] ready in {run.up_s:.1f} s; idling {idle_s:.0f} s, then sampling docker stats")
         run.containers = sample_idle(project, spec.topology, idle_s=idle_s)
         run.loadavg_idle = _loadavg()
