@@ -340,3 +340,78 @@ def bench_export_caliper(
     for f in files:
         out.print(str(f), highlight=False)
     console.print(f"[green]Caliper workspace[/] {target}: see {target / 'README.md'} to run it")
+
+
+@bench_app.command("scale")
+def bench_scale(
+    edges: Annotated[
+        str, typer.Option("--edges", "-e", help="Edge counts to measure, comma-separated, one network at a time.")
+    ] = "4,8,16",
+    target: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Results folder (default results/scale/<time>).")
+    ] = None,
+    port_base: Annotated[
+        int, typer.Option("--port-base", help="First host port of the measured networks (node i: base+10*i).")
+    ] = 24000,
+    idle: Annotated[
+        float, typer.Option("--idle", min=5, max=600, help="Seconds idle after ready before memory is sampled.")
+    ] = 10.0,
+    topology: TopologyOpt = None,
+    fabric_version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Time 'network up' to chaincode-ready (per step) and sample idle memory per container for each
+    edge count, each on a fresh isolated network that is torn down after; writes CSV, JSON, a plot
+    and summary.md. Needs the images ('make images'); leaves the 'make up' network alone."""
+    import shlex
+    import sys
+
+    from orchestrator.bench.scale import parse_edges, run_scale
+    from orchestrator.topology import load_topology
+
+    orderers = _run(lambda: load_topology(topology)).orderers.count
+    counts = _run(lambda: parse_edges(edges, port_base=port_base, orderers=orderers))
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = target or Path("results/scale") / stamp
+
+    def progress(message: str) -> None:
+        console.print(f"[cyan]==>[/] {message}", highlight=False)
+
+    command = "mecfab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    summary = _run(
+        lambda: run_scale(
+            counts,
+            folder,
+            port_base=port_base,
+            idle_s=idle,
+            version=fabric_version,
+            topology_file=topology,
+            progress=progress,
+            command=command,
+        )
+    )
+    if as_json:
+        _emit_json({k: v for k, v in summary.items() if k not in ("host", "git")})
+    else:
+        table = Table(
+            title=f"scale-out · Fabric {summary['fabric_version']} · {summary['orderers']} orderers · seconds, MB"
+        )
+        steps = ("containers", "healthy", "orderers", "peers", "chaincode", "ready")
+        for col in ("N", "up", "start", "health", "ord", "peers", "cc", "ready", "peer", "ord", "cc", "all", "load"):
+            table.add_column(col, justify="right")
+        for r in summary["runs"]:
+            s, roles = r["steps_s"], r["roles"]
+            table.add_row(
+                str(r["edges"]),
+                _f(r["up_s"]),
+                *(_f(s.get(k)) for k in steps),
+                *(_f((roles.get(k) or {}).get("mem_mb_mean"), 0) for k in ("peer", "orderer", "chaincode")),
+                _f(r["mem_mb_total"], 0),
+                _f((r["loadavg_start"] or [None])[0]),
+            )
+        out.print(table)
+        console.print(f"[green]results[/] {folder} (summary.md, scale.png, times.csv, memory.csv)")
+    if not summary["ok"]:
+        failed = ", ".join(f"{r['edges']} edges: {r['error']}" for r in summary["runs"] if r["error"])
+        console.print(f"[bold red]error:[/] {failed}", highlight=False)
+        raise typer.Exit(4)

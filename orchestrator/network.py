@@ -19,7 +19,7 @@ import yaml
 
 from orchestrator import engine, metrics, swarm
 from orchestrator.errors import ConfigError, EnvironmentProblem, NetworkError
-from orchestrator.fabric_tools import FabricTools, org_admin_flags
+from orchestrator.fabric_tools import FabricTools, ToolError, org_admin_flags
 from orchestrator.paths import StateDir
 from orchestrator.render import ccaas_package, package_id, render_compose, render_configtx, render_crypto_config
 from orchestrator.render.configtx import PROFILE
@@ -29,6 +29,8 @@ from orchestrator.versions import Images, fabric_version
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
+# What ``up`` reports to its ``on_step`` callback, in order, as each step completes.
+UP_STEPS = ("artifacts", "containers", "healthy", "orderers", "peers", "chaincode", "ready")
 DEFAULT_PROJECT = "mecfab"
 DEFAULT_SWARM_PROJECT = "mecfab-swarm"  # its own state dir: never the compose network's
 TARGETS = ("compose", "swarm")
@@ -210,17 +212,26 @@ def _preflight(spec: NetworkSpec) -> tuple[object, FabricTools]:
     return client, FabricTools.locate(spec.fabric_version)
 
 
-def up(spec: NetworkSpec, *, progress: Progress = _quiet, timeout: float = 180) -> None:
-    """Start the network of ``spec`` with its channel and chaincode; harmless when already up."""
+def up(
+    spec: NetworkSpec,
+    *,
+    progress: Progress = _quiet,
+    timeout: float = 180,
+    on_step: Callable[[str], None] = _quiet,
+) -> None:
+    """Start the network of ``spec`` with its channel and chaincode; harmless when already up.
+    ``on_step`` is called with each name of :data:`UP_STEPS` as that step completes (timing)."""
     if spec.target == "swarm":
         swarm.require_manager(engine.connect())  # before anything is written or deployed
     _, tools = _preflight(spec)
     generate(spec, tools, progress)
+    on_step("artifacts")
     if spec.target == "swarm":
         swarm.deploy(spec, progress=progress, timeout=timeout)
     else:
         _compose_up(spec, progress)
-    configure(spec, tools, progress=progress, timeout=timeout)
+    on_step("containers")
+    configure(spec, tools, progress=progress, timeout=timeout, on_step=on_step)
 
 
 def _compose_up(spec: NetworkSpec, progress: Progress) -> None:
@@ -239,19 +250,31 @@ def _compose_up(spec: NetworkSpec, progress: Progress) -> None:
     compose.up()
 
 
-def configure(spec: NetworkSpec, tools: FabricTools, *, progress: Progress = _quiet, timeout: float = 180) -> None:
+def configure(
+    spec: NetworkSpec,
+    tools: FabricTools,
+    *,
+    progress: Progress = _quiet,
+    timeout: float = 180,
+    on_step: Callable[[str], None] = _quiet,
+) -> None:
     """What follows the containers, whoever started them (compose or swarm): every node healthy,
     orderers and peers on the channel, the chaincode committed and answering. Talks to the nodes
     through their host ports only."""
     t = spec.topology
     for node in t.nodes:
         _wait(f"{node.host} /healthz", functools.partial(_healthy, t.ports.bind, node), timeout=timeout)
+    on_step("healthy")
     _join_orderers(spec, tools, progress, timeout)
+    on_step("orderers")
     _join_peers(spec, tools, progress)
+    on_step("peers")
     usable = _usable_peers(spec, progress)
-    deploy_chaincode(spec, tools, progress, peers=usable)
+    deploy_chaincode(spec, tools, progress, peers=None if len(usable) == len(t.peer_nodes) else usable)
+    on_step("chaincode")
     progress("waiting for the chaincode to answer on every peer")
     wait_chaincode_ready(spec, timeout=timeout, orgs=[p.org for p in usable])
+    on_step("ready")
 
 
 def _usable_peers(spec: NetworkSpec, progress: Progress) -> list[Node]:
@@ -270,12 +293,37 @@ def _healthy(bind: str, node: Node) -> bool:
 
 def _join_orderers(spec: NetworkSpec, tools: FabricTools, progress: Progress, timeout: float) -> None:
     channel = spec.topology.channel
-    for node in spec.topology.orderers_nodes:
+
+    def join(node: Node) -> None:
         if channel not in tools.orderer_channels(spec.state, node):
             progress(f"joining {node.host} to channel {channel!r} (osnadmin)")
             tools.orderer_join(spec.state, node, channel)
+
+    _parallel(join, spec.topology.orderers_nodes)
     progress("waiting for a consensus leader")
-    _wait("a consensus leader", lambda: len(raft_leaders(spec)) == 1, timeout=timeout)
+    try:
+        _wait("a consensus leader", lambda: len(raft_leaders(spec)) == 1, timeout=timeout)
+    except NetworkError as exc:
+        hint = _dns_hint(spec)
+        raise NetworkError(f"{exc}{hint}") from None
+
+
+def _dns_hint(spec: NetworkSpec) -> str:
+    """Why orderers found no leader, when their logs say: Docker's embedded DNS not resolving the
+    nodes' names (seen on a daemon whose swarm state changed while the network was created)."""
+    try:
+        client = engine.connect()
+        for container in engine.project_containers(client, spec.project):
+            if container.labels.get("mecfab.role") == "orderer":
+                if b"no such host" in container.logs(tail=200):
+                    return (
+                        f": {container.name} cannot resolve the other nodes' names (Docker's DNS answers "
+                        "'no such host'); take the network down and up again, or restart dockerd"
+                    )
+                break
+    except Exception as exc:  # only a hint: never hide the timeout itself
+        log.debug("no DNS hint: %s", exc)
+    return ""
 
 
 def _consensus_metric(spec: NetworkSpec, name: str) -> str:
@@ -297,17 +345,41 @@ def raft_leaders(spec: NetworkSpec) -> list[Node]:
     ]
 
 
+# Parallel node calls (peer CLI processes, gateway connections) at most: enough for 32 edges at once.
+PARALLEL_MAX = 40
+
+
+def _parallel(fn: Callable[[Node], None], nodes: Sequence[Node]) -> None:
+    """``fn`` on every node at once (each call mostly waits on a node); the first error is raised."""
+    if not nodes:
+        return
+    with ThreadPoolExecutor(max_workers=min(len(nodes), PARALLEL_MAX)) as pool:
+        list(pool.map(fn, nodes))
+
+
+def _done_already(still_missing: Callable[[], bool]) -> Callable[[ToolError], None]:
+    """For an idempotent step done act-first (one CLI call, not check-then-act): when the act
+    fails, the step is fine if the check now finds it done (e.g. a second ``up``); else re-raise."""
+
+    def handle(exc: ToolError) -> None:
+        if still_missing():
+            raise exc
+
+    return handle
+
+
 def _join_peers(spec: NetworkSpec, tools: FabricTools, progress: Progress) -> None:
     channel = spec.topology.channel
     block = str(spec.state.channel_block(channel))
 
     def join(peer: Node) -> None:
-        if channel not in tools.peer_channels(spec.state, peer):
+        try:
             tools.peer(spec.state, peer, ["channel", "join", "-b", block])
+        except ToolError as exc:  # already joined (a second `up`)?
+            _done_already(lambda: channel not in tools.peer_channels(spec.state, peer))(exc)
 
     progress(f"joining {len(spec.topology.peer_nodes)} peers to channel {channel!r}")
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(join, spec.topology.peer_nodes))
+    _parallel(join, spec.topology.peer_nodes)
 
 
 def _definition(spec: NetworkSpec) -> list[str]:
@@ -325,26 +397,31 @@ def deploy_chaincode(
     """Install, approve and commit the chaincode with ``peer lifecycle``; skips what is done.
     ``peers``: only these orgs install, approve and endorse the commit (default: every peer org)."""
     t = spec.topology
+    # The whole network (no ``peers``): a majority of the orgs endorses the commit, which is what the
+    # channel's LifecycleEndorsement (MAJORITY) asks; the peer CLI asks its endorsers one after the
+    # other and waits for the block on each, and the others are covered by wait_chaincode_ready.
+    committers = list(peers or t.peer_nodes[: len(t.peer_nodes) // 2 + 1])
     peers = list(peers or t.peer_nodes)
     channel, definition = t.channel, _definition(spec)
     state, pkg_id = spec.state, spec.package_id
     orderer = t.orderers_nodes[0]
-    if tools.committed(state, peers[0], channel=channel, name=t.chaincode.name):
-        committed = tools.committed(state, peers[0], channel=channel, name=t.chaincode.name) or {}
-        if committed.get("sequence") == t.chaincode.sequence:
-            progress(f"chaincode {t.chaincode.name} already committed")
-            return
+    committed = tools.committed(state, peers[0], channel=channel, name=t.chaincode.name)
+    if committed and committed.get("sequence") == t.chaincode.sequence:
+        progress(f"chaincode {t.chaincode.name} already committed")
+        return
 
+    # Act first, check only when the act fails: one peer CLI call per step and org, not two.
     def install_and_approve(peer: Node) -> None:
-        if pkg_id not in tools.installed_packages(state, peer):
+        try:
             tools.peer(
                 state,
                 peer,
                 ["lifecycle", "chaincode", "install", str(state.chaincode_package(t.chaincode.label))],
                 timeout=300,
             )
-        approved = tools.approvals(state, peer, channel=channel, definition=definition)
-        if not approved.get(peer.org.msp_id):
+        except ToolError as exc:  # already installed?
+            _done_already(lambda: pkg_id not in tools.installed_packages(state, peer))(exc)
+        try:
             tools.peer(
                 state,
                 peer,
@@ -360,10 +437,13 @@ def deploy_chaincode(
                     *tools.orderer_flags(state, orderer),
                 ],
             )
+        except ToolError as exc:  # already approved (same definition)?
+            _done_already(
+                lambda: not tools.approvals(state, peer, channel=channel, definition=definition).get(peer.org.msp_id)
+            )(exc)
 
     progress(f"installing and approving chaincode {t.chaincode.label} on {len(peers)} orgs")
-    with ThreadPoolExecutor(max_workers=len(peers)) as pool:
-        list(pool.map(install_and_approve, peers))
+    _parallel(install_and_approve, peers)
     progress(f"committing chaincode {t.chaincode.name} on channel {channel!r}")
     tools.peer(
         state,
@@ -376,7 +456,7 @@ def deploy_chaincode(
             channel,
             *definition,
             *tools.orderer_flags(state, orderer),
-            *org_admin_flags(state, peers),
+            *org_admin_flags(state, committers),
         ],
     )
 
@@ -390,23 +470,25 @@ def wait_chaincode_ready(spec: NetworkSpec, *, timeout: float, orgs: Sequence[Or
     orgs = list(orgs or spec.topology.peer_orgs)
     targets = [org.msp_id for org in orgs]
 
-    def ready(org_name: str) -> bool:
-        try:
-            with Ledger.connect(spec, org_name) as ledger:
-                for target in targets:
-                    ledger.contract.evaluate("ListEdges", target_orgs=[target])
-            return True
-        except Exception as exc:
-            log.debug("chaincode not ready from %s: %s", org_name, exc)
-            return False
+    # N orgs × N targets evaluations: every org is checked at once, and a pair that answered is
+    # never asked again (a retry only asks the targets still missing).
+    def reaches_every_org(peer: Node) -> None:
+        pending = list(targets)
 
-    for org in orgs:
-        _wait(
-            f"chaincode on every peer, seen from {org.name}",
-            functools.partial(ready, org.name),
-            timeout=timeout,
-            interval=0.5,
-        )
+        def ready() -> bool:
+            try:
+                with Ledger.connect(spec, peer.org.name) as ledger:
+                    while pending:
+                        ledger.contract.evaluate("ListEdges", target_orgs=[pending[0]])
+                        pending.pop(0)
+                return True
+            except Exception as exc:
+                log.debug("chaincode on %s not ready from %s: %s", pending[:1], peer.org.name, exc)
+                return False
+
+        _wait(f"chaincode on every peer, seen from {peer.org.name}", ready, timeout=timeout, interval=0.5)
+
+    _parallel(reaches_every_org, [spec.topology.peer_of(org) for org in orgs])
 
 
 # ---- status and down ---------------------------------------------------------------------------
