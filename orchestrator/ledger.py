@@ -14,6 +14,9 @@ from orchestrator.gateway import Contract, Gateway, Identity, SubmitResult
 if TYPE_CHECKING:
     from orchestrator.network import NetworkSpec
 
+#: The Cloud's MSP ID as the chaincode knows it (``CloudMSPID`` in chaincode/mectask/model.go).
+CLOUD_MSP_ID = "CloudMSP"
+
 
 class Ledger:
     """A connection, as one org's user, to the ``mectask`` chaincode through that org's peer."""
@@ -133,9 +136,14 @@ class Ledger:
     def dispute(self, task_id: str, reason: str) -> SubmitResult:
         return self.contract.submit("Dispute", task_id, reason, endorsing_orgs=self.parties(task_id))
 
-    def expire(self, task_id: str) -> SubmitResult:
+    def expire(self, task_id: str, *, without_executor: bool = False) -> SubmitResult:
+        """After the deadline: close an open task; an awarded one returns its escrow to the requester.
+
+        An awarded task is endorsed by its requester and executor or, with ``without_executor``, by its
+        requester and the Cloud: the task key's policy accepts either, so a task whose executor's org
+        was revoked or removed (or whose executor's peer is down) can still expire."""
         task = self.read_task(task_id)
-        orgs = self.parties(task_id) if task["status"] == "AWARDED" else [self.msp_id]
+        orgs = expire_endorsers(task, self.msp_id, without_executor=without_executor)
         return self.contract.submit("Expire", task_id, endorsing_orgs=orgs)
 
     def reassign(self, task_id: str, *, deadline_unix: int) -> SubmitResult:
@@ -185,6 +193,15 @@ class Ledger:
 
     def audit_credits(self) -> dict[str, Any]:
         return _json(self.contract.evaluate("AuditCredits"))
+
+
+def expire_endorsers(task: dict[str, Any], own_msp_id: str, *, without_executor: bool = False) -> list[str]:
+    """Whose peers endorse Expire of ``task`` (as read): requester + executor, or requester + Cloud, for
+    an awarded task; before an award any one peer (the caller's own)."""
+    if task.get("status") != "AWARDED":
+        return [own_msp_id]
+    second = CLOUD_MSP_ID if without_executor else task.get("executor") or ""
+    return _unique([task["requester"], second])
 
 
 def _unique(items: Sequence[str]) -> list[str]:

@@ -710,12 +710,15 @@ def _names(signers: Iterable[Signer]) -> tuple[str, ...]:
 
 
 def _join_peer(spec: net.NetworkSpec, tools: FabricTools, peer: Node, *, timeout: float) -> None:
-    """Join with the genesis block; retried while the orderer does not yet let the new org read."""
+    """Join with the genesis block; retried while the new peer does not answer yet or the orderer does
+    not yet let the new org read."""
     channel = spec.topology.channel
     block = str(spec.state.channel_block(channel))
     deadline = time.monotonic() + timeout
-    while channel not in tools.peer_channels(spec.state, peer):
-        try:
+    while True:
+        try:  # the peer just started: its first `channel list` may meet a listener not ready for TLS
+            if channel in tools.peer_channels(spec.state, peer):
+                return
             tools.peer(spec.state, peer, ["channel", "join", "-b", block])
         except ToolError as exc:
             if time.monotonic() > deadline:

@@ -164,8 +164,26 @@ def _simple(name: str, doc: str, call: Callable[[Ledger, str], SubmitResult], de
 
 
 _simple("settle", "As the requester: accept the result; the escrow pays the executor.", Ledger.settle, "Edge1")
-_simple("expire", "After the deadline without a result: return the escrow (anyone).", Ledger.expire, "Cloud")
 _simple("accept", "As the proposed new owner: accept a task's requester role.", Ledger.accept_ownership, "Edge2")
+
+
+@task_app.command("expire")
+def expire(
+    task_id: TaskArg,
+    org: OrgOpt = "Cloud",
+    without_executor: Annotated[
+        bool,
+        typer.Option(
+            "--without-executor",
+            help="An awarded task: endorse with the requester's and the Cloud's peers instead of the"
+            " executor's (its org revoked or removed, or its peer down).",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """After the deadline without a result: return the escrow (anyone)."""
+    res = _ledger_call(org, lambda lg: lg.expire(task_id, without_executor=without_executor))
+    _report(res, f"expire {task_id}", as_json)
 
 
 @task_app.command("dispute")

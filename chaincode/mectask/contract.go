@@ -17,7 +17,7 @@ import (
 const ContractName = "mectask"
 
 // Version is reported in the contract metadata (org.hyperledger.fabric:GetMetadata).
-const Version = "0.2.0"
+const Version = "0.3.0"
 
 // TaskContract is the mec-fabric task-sharing contract. Every exported method
 // except GetEvaluateTransactions is a chaincode transaction; helpers are

@@ -41,13 +41,21 @@ func TestRequesterAloneCannotSettleOrExpire(t *testing.T) {
 	})
 	wantPolicyFailure(t, err, execOrg)
 
+	// An awarded task past its deadline: the requester and one of executor
+	// or Cloud.
 	h2 := newHarness(t)
 	h2.setup(stageAwarded)
 	h2.now = deadline + 1
 	for _, c := range []struct {
 		endorsers []string
 		missing   string
-	}{{[]string{reqOrg}, execOrg}, {[]string{outOrg}, reqOrg}, {[]string{CloudMSPID, reqOrg}, execOrg}, {[]string{execOrg}, reqOrg}} {
+	}{
+		{[]string{reqOrg}, "CloudMSP or Edge2MSP"},
+		{[]string{outOrg}, "CloudMSP+Edge1MSP or Edge1MSP+Edge2MSP"},
+		{[]string{execOrg}, "Edge1MSP"},
+		{[]string{CloudMSPID}, "Edge1MSP"},
+		{[]string{CloudMSPID, execOrg}, "Edge1MSP"},
+	} {
 		_, err = h2.expire(outOrg, taskID, txOpts{endorsers: c.endorsers})
 		wantPolicyFailure(t, err, c.missing)
 	}
@@ -81,19 +89,33 @@ func TestPrivateWritesNeedTheOwningOrg(t *testing.T) {
 	wantPolicyFailure(t, err, outOrg)
 }
 
-func TestAcceptOwnershipNeedsOldOwnerAndExecutor(t *testing.T) {
+// TestAcceptOwnershipNeedsOldOwnerAndExecutorOrCloud: the old owner's peer
+// must endorse the handover; the executor's or the Cloud's peer is the
+// second (the awarded policy; the escrow stays in the task either way).
+func TestAcceptOwnershipNeedsOldOwnerAndExecutorOrCloud(t *testing.T) {
 	h := newHarness(t)
 	h.setup(stageTransferProposed)
-	_, err := run(h, outOrg, txOpts{endorsers: []string{outOrg}}, func(ctx contractapi.TransactionContextInterface) (*Task, error) {
-		return h.contract.AcceptOwnership(ctx, taskID)
-	})
-	wantPolicyFailure(t, err, reqOrg)
-	_, err = run(h, outOrg, txOpts{endorsers: []string{outOrg, reqOrg}}, func(ctx contractapi.TransactionContextInterface) (*Task, error) {
-		return h.contract.AcceptOwnership(ctx, taskID)
-	})
-	wantPolicyFailure(t, err, execOrg)
+	accept := func(endorsers ...string) error {
+		_, err := run(h, outOrg, txOpts{endorsers: endorsers}, func(ctx contractapi.TransactionContextInterface) (*Task, error) {
+			return h.contract.AcceptOwnership(ctx, taskID)
+		})
+		return err
+	}
+	wantPolicyFailure(t, accept(outOrg), "CloudMSP+Edge1MSP or Edge1MSP+Edge2MSP")
+	wantPolicyFailure(t, accept(outOrg, reqOrg), "CloudMSP or Edge2MSP")
+	wantPolicyFailure(t, accept(outOrg, execOrg, CloudMSPID), "Edge1MSP")
 	if _, err := h.accept(outOrg, taskID); err != nil {
 		t.Fatal(err)
+	}
+	h2 := newHarness(t)
+	h2.setup(stageTransferProposed)
+	if _, err := run(h2, outOrg, txOpts{endorsers: []string{outOrg, reqOrg, CloudMSPID}}, func(ctx contractapi.TransactionContextInterface) (*Task, error) {
+		return h2.contract.AcceptOwnership(ctx, taskID)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h2.keyPolicy(taskID); got != awardedPolicy(outOrg, execOrg) {
+		t.Fatalf("policy after the handover %s", got)
 	}
 }
 

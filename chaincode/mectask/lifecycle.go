@@ -142,7 +142,8 @@ func (c *TaskContract) Offer(ctx contractapi.TransactionContextInterface, taskID
 // the task was requested with delegateAward, without payload (the requester
 // then calls SendPayload). The price moves from the requester's balance to
 // the task's escrow, and from now on the task key requires endorsements of
-// both requester and executor peers. Emits TaskAwarded.
+// the requester's peer and of the executor's or (for an expiry after the
+// deadline) the Cloud's peer (setAwardedTaskPolicy). Emits TaskAwarded.
 func (c *TaskContract) Award(ctx contractapi.TransactionContextInterface, taskID, executorMSPID string) (*Task, error) {
 	tx, err := beginTaskTx(ctx, taskID)
 	if err != nil {
@@ -233,7 +234,7 @@ func (c *TaskContract) Award(ctx contractapi.TransactionContextInterface, taskID
 			return nil, err
 		}
 	}
-	if err := setTaskEndorsers(ctx, taskID, task.Requester, executorMSPID); err != nil {
+	if err := setAwardedTaskPolicy(ctx, taskID, task.Requester, executorMSPID); err != nil {
 		return nil, err
 	}
 	if err := saveTask(ctx, task, after, EventTaskAwarded, caller, nil); err != nil {
@@ -279,7 +280,8 @@ func (c *TaskContract) SendPayload(ctx contractapi.TransactionContextInterface, 
 // SubmitResult is called by the executor of an AWARDED task, no later than
 // its deadline: resultHash (SHA-256, hex) goes on the public state, the
 // result itself (transient "result") into the requester's and the executor's
-// implicit collections. Emits TaskCompleted.
+// implicit collections. The task key's policy narrows to requester AND
+// executor. Emits TaskCompleted.
 func (c *TaskContract) SubmitResult(ctx contractapi.TransactionContextInterface, taskID, resultHash string) (*Task, error) {
 	tx, err := beginTaskTx(ctx, taskID)
 	if err != nil {
@@ -315,6 +317,11 @@ func (c *TaskContract) SubmitResult(ctx contractapi.TransactionContextInterface,
 		if err := putPrivate(ctx, org, resultObjectType, taskID, result); err != nil {
 			return nil, err
 		}
+	}
+	// The result is in: from now on only requester AND executor may change
+	// the task (Settle, Dispute), never requester and Cloud.
+	if err := setCompletedTaskPolicy(ctx, taskID, task.Requester, task.Executor); err != nil {
+		return nil, err
 	}
 	if err := saveTask(ctx, task, after, EventTaskCompleted, caller, nil); err != nil {
 		return nil, err
@@ -433,14 +440,17 @@ func (c *TaskContract) Dispute(ctx contractapi.TransactionContextInterface, task
 // passed (transaction time > deadline) without a result. Anyone may call it.
 // For an AWARDED task the escrow returns to the requester, the executor
 // loses ReputationExpired, and the task key's state-based endorsement policy
-// is removed so that Reassign needs only the requester. Emits TaskExpired.
+// is removed so that Reassign needs only the requester. An AWARDED task is
+// endorsed by the requester's peer and the executor's or the Cloud's peer:
+// the latter when the executor's org was revoked or removed. Emits
+// TaskExpired.
 func (c *TaskContract) Expire(ctx contractapi.TransactionContextInterface, taskID string) (*Task, error) {
 	tx, err := openTaskTx(ctx, taskID, callerMSPID)
 	if err != nil {
 		return nil, err
 	}
 	task, caller, now := tx.task, tx.caller, tx.now
-	if err := c.checkPartyEndorser(caller, taskID, task.Requester, task.Executor); err != nil {
+	if err := c.checkPartyEndorser(caller, taskID, task.Requester, task.Executor, CloudMSPID); err != nil {
 		return nil, err
 	}
 	if err := requireStatus(task, openStatuses...); err != nil {
@@ -577,8 +587,8 @@ func (c *TaskContract) TransferOwnership(ctx contractapi.TransactionContextInter
 // AcceptOwnership is step two: the pending owner takes the requester role of
 // the still-open task. If the task holds escrow, the new owner pays the old
 // owner that amount (the obligation and the refund right move together), and
-// an AWARDED task's endorsement policy becomes new owner AND executor. Emits
-// OwnershipTransferred.
+// an AWARDED task's endorsement policy becomes OR(AND(new owner, executor),
+// AND(new owner, Cloud)). Emits OwnershipTransferred.
 func (c *TaskContract) AcceptOwnership(ctx contractapi.TransactionContextInterface, taskID string) (*Task, error) {
 	tx, err := openTaskTx(ctx, taskID, callerMSPID)
 	if err != nil {
@@ -627,7 +637,7 @@ func (c *TaskContract) AcceptOwnership(ctx contractapi.TransactionContextInterfa
 		}
 	}
 	if task.Status == StatusAwarded {
-		if err := setTaskEndorsers(ctx, taskID, caller, task.Executor); err != nil {
+		if err := setAwardedTaskPolicy(ctx, taskID, caller, task.Executor); err != nil {
 			return nil, err
 		}
 	}

@@ -3,27 +3,19 @@ package mectask
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"testing"
 
-	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/statebased"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
 
-// keyPolicyOrgs lists the orgs of the task key's state-based policy.
-func (h *harness) keyPolicyOrgs(id string) []string {
+// keyPolicy renders the task key's state-based policy ("" when none).
+func (h *harness) keyPolicy(id string) string {
 	h.t.Helper()
-	vp := h.ledger.vp[mustKey(h.t, taskObjectType, id)]
-	if len(vp) == 0 {
-		return nil
-	}
-	ep, err := statebased.NewStateEP(vp)
+	got, err := renderPolicy(h.ledger.vp[mustKey(h.t, taskObjectType, id)])
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	orgs := ep.ListOrgs()
-	slices.Sort(orgs)
-	return orgs
+	return got
 }
 
 func TestRequestTaskStoresPayloadInRequesterCollectionOnly(t *testing.T) {
@@ -149,7 +141,7 @@ func TestAwardEscrowsDeliversPayloadAndLocksTheKey(t *testing.T) {
 	if got := h.private(candOrg, payloadObjectType, taskID); got != nil {
 		t.Fatal("the losing candidate received the payload")
 	}
-	if got := h.keyPolicyOrgs(taskID); joined(got) != "Edge1MSP,Edge2MSP" {
+	if got := h.keyPolicy(taskID); got != "OR(AND(Edge1MSP,Edge2MSP),AND(CloudMSP,Edge1MSP))" {
 		t.Fatalf("task key policy = %v", got)
 	}
 }
@@ -223,7 +215,7 @@ func TestSettlePaysTheExecutor(t *testing.T) {
 		t.Fatalf("requester = %+v", req)
 	}
 	// The key stays locked to both parties after the end.
-	if got := h.keyPolicyOrgs(taskID); joined(got) != "Edge1MSP,Edge2MSP" {
+	if got := h.keyPolicy(taskID); got != "AND(Edge1MSP,Edge2MSP)" {
 		t.Fatalf("task key policy = %v", got)
 	}
 }
@@ -295,7 +287,7 @@ func TestExpireAwardedRefundsAndPenalises(t *testing.T) {
 	if exec.Reputation != InitialReputation-ReputationExpired || exec.ExpiredTasks != 1 || exec.Balance != InitialGrant {
 		t.Fatalf("executor = %+v", exec)
 	}
-	if got := h.keyPolicyOrgs(taskID); got != nil {
+	if got := h.keyPolicy(taskID); got != "" {
 		t.Fatalf("expired task key still has policy %v", got)
 	}
 }
@@ -340,8 +332,8 @@ func TestReassignReopensForANewShortlist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if task.Round != 2 || task.Executor != candOrg || joined(h.keyPolicyOrgs(taskID)) != "Edge1MSP,Edge3MSP" {
-		t.Fatalf("task = %+v, policy %v", task, h.keyPolicyOrgs(taskID))
+	if task.Round != 2 || task.Executor != candOrg || h.keyPolicy(taskID) != awardedPolicy(reqOrg, candOrg) {
+		t.Fatalf("task = %+v, policy %v", task, h.keyPolicy(taskID))
 	}
 	h.must(h.submit(candOrg, taskID, resultHex, withResult(result)))
 	h.must(h.settle(reqOrg, taskID))
@@ -376,7 +368,7 @@ func TestTransferOwnershipOfAnAwardedTask(t *testing.T) {
 	if h.edge(reqOrg).Balance != InitialGrant || h.edge(outOrg).Balance != InitialGrant-awardPrice {
 		t.Fatalf("balances %d %d", h.edge(reqOrg).Balance, h.edge(outOrg).Balance)
 	}
-	if got := h.keyPolicyOrgs(taskID); joined(got) != "Edge2MSP,Edge4MSP" {
+	if got := h.keyPolicy(taskID); got != "OR(AND(Edge2MSP,Edge4MSP),AND(CloudMSP,Edge4MSP))" {
 		t.Fatalf("task key policy = %v", got)
 	}
 	// The result now goes to the new owner; the old one no longer may act.
@@ -409,7 +401,7 @@ func TestTransferOwnershipBeforeAward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if task.Requester != outOrg || h.edge(outOrg).Balance != InitialGrant || h.keyPolicyOrgs(taskID) != nil {
+	if task.Requester != outOrg || h.edge(outOrg).Balance != InitialGrant || h.keyPolicy(taskID) != "" {
 		t.Fatalf("task = %+v", task)
 	}
 	if h.private(outOrg, payloadObjectType, taskID) != nil {

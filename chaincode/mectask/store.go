@@ -4,13 +4,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/statebased"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"google.golang.org/protobuf/proto"
 )
 
 // indexValue is stored under index keys: an empty value would be a delete.
@@ -215,21 +218,88 @@ func offerKey(ctx contractapi.TransactionContextInterface, taskID string, round 
 	return key, nil
 }
 
-// setTaskEndorsers sets the task key's state-based endorsement policy: a
-// peer of every listed org must endorse each later change of the key.
-func setTaskEndorsers(ctx contractapi.TransactionContextInterface, taskID string, orgs ...string) error {
-	ep, err := statebased.NewStateEP(nil)
-	if err != nil {
-		return fmt.Errorf("cannot build the endorsement policy of task %s: %w", taskID, err)
-	}
-	if err := ep.AddOrgs(statebased.RoleTypePeer, orgs...); err != nil {
-		return fmt.Errorf("cannot build the endorsement policy of task %s: %w", taskID, err)
-	}
-	policy, err := ep.Policy() // orgs sorted by the library: deterministic bytes
+// The task key's state-based endorsement policies (README "State-based
+// endorsement"). Principals are the peer role of each org, as
+// statebased.AddOrgs(RoleTypePeer, …) makes them.
+
+// setAwardedTaskPolicy sets the policy of an AWARDED task:
+// OR(AND(requester, executor), AND(requester, Cloud)). The requester is in
+// every branch; the executor or, in its place, the Cloud (the trusted
+// monitor) is the second, so that the task can still be expired after its
+// deadline when the executor's org is revoked or removed and its peer can no
+// longer endorse.
+func setAwardedTaskPolicy(ctx contractapi.TransactionContextInterface, taskID, requester, executor string) error {
+	policy, err := anyOfAll([]string{requester, executor}, []string{requester, CloudMSPID})
 	if err != nil {
 		return fmt.Errorf("cannot build the endorsement policy of task %s: %w", taskID, err)
 	}
 	return setTaskValidation(ctx, taskID, policy)
+}
+
+// setCompletedTaskPolicy sets the policy of a task with a result (COMPLETED,
+// then SETTLED or DISPUTED): AND(requester, executor). Once the executor has
+// delivered on time the escrow is its due, so nothing may change the task
+// (Settle, Dispute) without its peer: the Cloud is no longer an alternative.
+func setCompletedTaskPolicy(ctx contractapi.TransactionContextInterface, taskID, requester, executor string) error {
+	policy, err := anyOfAll([]string{requester, executor})
+	if err != nil {
+		return fmt.Errorf("cannot build the endorsement policy of task %s: %w", taskID, err)
+	}
+	return setTaskValidation(ctx, taskID, policy)
+}
+
+// anyOfAll encodes a SignaturePolicyEnvelope satisfied by a peer of every
+// org of at least one of the alternatives: NOutOf(1, [NOutOf(len(a), a)…]),
+// or just NOutOf(len(a), a) for a single alternative (byte for byte what
+// statebased.NewStateEP + AddOrgs(RoleTypePeer, a…) produce). Identities are
+// the sorted distinct MSP IDs; orgs within an alternative are sorted and
+// alternatives keep their order, so equal inputs give equal bytes on every
+// endorsing peer.
+func anyOfAll(alternatives ...[]string) ([]byte, error) {
+	var ids []string
+	for _, alt := range alternatives {
+		if len(alt) == 0 {
+			return nil, errors.New("an empty alternative")
+		}
+		for _, id := range alt {
+			if id == "" {
+				return nil, errors.New("an empty msp id")
+			}
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, errors.New("no alternatives")
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	identities := make([]*msp.MSPPrincipal, len(ids))
+	for i, id := range ids {
+		role, err := proto.Marshal(&msp.MSPRole{Role: msp.MSPRole_PEER, MspIdentifier: id})
+		if err != nil {
+			return nil, err
+		}
+		identities[i] = &msp.MSPPrincipal{PrincipalClassification: msp.MSPPrincipal_ROLE, Principal: role}
+	}
+	rules := make([]*common.SignaturePolicy, len(alternatives))
+	for i, alt := range alternatives {
+		alt = slices.Compact(slices.Sorted(slices.Values(alt)))
+		signed := make([]*common.SignaturePolicy, len(alt))
+		for j, id := range alt {
+			index, _ := slices.BinarySearch(ids, id)
+			signed[j] = &common.SignaturePolicy{Type: &common.SignaturePolicy_SignedBy{SignedBy: int32(index)}}
+		}
+		rules[i] = nOutOf(len(signed), signed)
+	}
+	rule := rules[0]
+	if len(rules) > 1 {
+		rule = nOutOf(1, rules)
+	}
+	return proto.MarshalOptions{Deterministic: true}.Marshal(&common.SignaturePolicyEnvelope{Version: 0, Rule: rule, Identities: identities})
+}
+
+func nOutOf(n int, rules []*common.SignaturePolicy) *common.SignaturePolicy {
+	return &common.SignaturePolicy{Type: &common.SignaturePolicy_NOutOf_{NOutOf: &common.SignaturePolicy_NOutOf{N: int32(n), Rules: rules}}}
 }
 
 // clearTaskEndorsers removes the task key's state-based endorsement policy:

@@ -753,7 +753,15 @@ class EdgeAgent:
         req.expire_tries += 1
         req.next_expire_try = time.time() + 3.0 * req.expire_tries  # the Cloud expires it too
         try:
-            submit(self.book, req.task_id, "Expire", lambda: self.ledger.expire(req.task_id))
+            # first with the executor's peer; after a failure with the Cloud's instead (the executor's
+            # org may be revoked or removed, or its peer down)
+            without = req.expire_tries > 1
+            submit(
+                self.book,
+                req.task_id,
+                "Expire",
+                lambda: self.ledger.expire(req.task_id, without_executor=without),
+            )
         except LedgerError as exc:
             log.info("expiring %s: %s", req.task_id, exc)
 

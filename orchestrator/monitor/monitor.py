@@ -9,8 +9,9 @@ candidates chosen by a selection policy.
   for the requester), it posts a new round.
 * For a task whose requester delegated the award, it awards itself, with the same rules an edge
   uses (``auction`` for the auction policy, ``rank`` otherwise).
-* A task past its deadline (plus a grace period for its requester) is expired, so its escrow goes
-  back even when its requester is gone.
+* A task past its deadline (plus a grace period for its requester) is expired, endorsed by its
+  requester's peer and the Cloud's (never the executor's), so its escrow goes back even when its
+  requester's agent is gone or its executor's org was revoked or removed.
 
 It records its stages in a :class:`~orchestrator.agent.trace.TraceBook` and keeps counts and recent
 latencies for the live view.
@@ -387,7 +388,14 @@ class CloudMonitor:
             return
         state.next_expire_try = time.time() + 3.0
         try:
-            submit(self.book, state.task_id, "Expire", lambda: self.ledger.expire(state.task_id))
+            # endorsed by the requester and the Cloud itself: works whether or not the executor's org
+            # can still endorse (revoked, removed, its peer down)
+            submit(
+                self.book,
+                state.task_id,
+                "Expire",
+                lambda: self.ledger.expire(state.task_id, without_executor=True),
+            )
         except LedgerError as exc:
             log.info("expiring %s: %s", state.task_id, exc)
             return

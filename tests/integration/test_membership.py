@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from typer.testing import CliRunner
 
-from orchestrator import engine, membership, membership_cli, metrics
+from orchestrator import audit, engine, membership, membership_cli, metrics
 from orchestrator.configtx_update import ChannelConfig, Signer, UpdateRefused
 from orchestrator.errors import ConfigError, LedgerError
 from orchestrator.fabric_tools import FabricTools, ToolError
@@ -71,7 +71,7 @@ def _config(spec: NetworkSpec) -> ChannelConfig:
     return membership.channel_config(spec)
 
 
-def _request(ledger: Ledger, *, synced: NetworkSpec | None = None) -> str:
+def _request(ledger: Ledger, *, synced: NetworkSpec | None = None, deadline_s: int = 600) -> str:
     """A task request with its payload; with ``synced``, returns once every peer committed it."""
     task_id = f"mem-{uuid.uuid4().hex[:8]}"
     payload = task_id.encode()
@@ -79,7 +79,7 @@ def _request(ledger: Ledger, *, synced: NetworkSpec | None = None) -> str:
         task_id,
         cpu_cycles=1_000_000_000,
         input_bytes=len(payload),
-        deadline_unix=int(time.time()) + 600,
+        deadline_unix=int(time.time()) + deadline_s,
         max_price=50,
         payload_hash=hashlib.sha256(payload).hexdigest(),
         payload=payload,  # transient data: its own peer must endorse (and count for the policy)
@@ -89,11 +89,16 @@ def _request(ledger: Ledger, *, synced: NetworkSpec | None = None) -> str:
     return task_id
 
 
-def _synced(spec: NetworkSpec, result: SubmitResult, *, timeout: float = 30) -> None:
-    """Wait until every peer has committed ``result``'s block: the next step may be endorsed by a
+def _synced(
+    spec: NetworkSpec, result: SubmitResult, *, timeout: float = 30, skip: frozenset[str] = frozenset()
+) -> None:
+    """Wait until every peer (but those of the orgs named in ``skip``, e.g. a revoked org's, which the
+    orderer no longer serves) has committed ``result``'s block: the next step may be endorsed by a
     peer other than the one that reported the commit."""
     deadline = time.monotonic() + timeout
     for peer in spec.topology.peer_nodes:
+        if peer.org.name in skip:
+            continue
         while True:
             samples = metrics.scrape(spec.topology.ports.bind, peer.operations_port)
             height = metrics.value(samples, "ledger_blockchain_height", channel=spec.topology.channel) or 0
@@ -103,8 +108,8 @@ def _synced(spec: NetworkSpec, result: SubmitResult, *, timeout: float = 30) -> 
             time.sleep(0.25)
 
 
-def _register(ledger: Ledger) -> None:
-    ledger.register_edge(cpu_cycles_per_sec=3_000_000_000, memory_mb=4096, price_per_gigacycle=5)
+def _register(ledger: Ledger) -> SubmitResult:
+    return ledger.register_edge(cpu_cycles_per_sec=3_000_000_000, memory_mb=4096, price_per_gigacycle=5)
 
 
 def _gateway(spec: NetworkSpec, identity: Identity, via: str, *, timeouts: Timeouts | None = None) -> Gateway:
@@ -261,10 +266,86 @@ def _intruder(tmp: Path) -> tuple[Identity, Path, Path]:
     return Identity(msp_id="Edge2MSP", cert=pem, private_key=key), cert_file, key_file
 
 
+def _award_to_edge1(spec: NetworkSpec, *, deadline_s: int) -> str:
+    """Edge2 asks for a task due in ``deadline_s`` and awards it to Edge1 (escrow held; the task key
+    needs Edge2 AND (Edge1 OR the Cloud))."""
+    with (
+        Ledger.connect(spec, "Edge1") as edge1,
+        Ledger.connect(spec, "Edge2") as edge2,
+        Ledger.connect(spec, "Cloud") as cloud,
+    ):
+        _synced(spec, _register(edge1))
+        _synced(spec, _register(edge2))
+        task_id = _request(edge2, synced=spec, deadline_s=deadline_s)
+        _synced(spec, cloud.shortlist(task_id, ["Edge1MSP"]))
+        _synced(spec, edge1.offer(task_id, willing=True, price=30, estimated_seconds=5))
+        _synced(spec, edge2.award(task_id, "Edge1MSP", payload=task_id.encode()))
+        task = cloud.read_task(task_id)
+        assert (task["status"], task["executor"], task["escrow"]) == ("AWARDED", "Edge1MSP", 30)
+    return task_id
+
+
+def _expire_and_reassign(spec: NetworkSpec, task_id: str) -> None:
+    """The task awarded to the now revoked Edge1: once past its deadline, Edge2 (the requester) and
+    the Cloud expire it without Edge1, the escrow returns, Edge3 executes it instead and is paid;
+    credits stay conserved throughout."""
+    revoked = frozenset({"Edge1"})
+    with (
+        Ledger.connect(spec, "Edge2") as edge2,
+        Ledger.connect(spec, "Edge3") as edge3,
+        Ledger.connect(spec, "Cloud") as cloud,
+    ):
+        before = {e["mspId"]: e for e in cloud.list_edges()}
+        task = cloud.read_task(task_id)
+        assert (task["status"], task["executor"]) == ("AWARDED", "Edge1MSP")  # stranded: Edge1 cannot deliver
+        time.sleep(max(0.0, task["deadline"] - time.time() + 1.5))
+        started = time.monotonic()
+        # The usual endorsement, requester + executor, cannot work: Edge1's peer is revoked (refused
+        # at the gateway, or its endorsement fails the policy at validation).
+        with pytest.raises(LedgerError) as stuck:
+            edge2.expire(task_id)
+        print(f"\nexpire with the revoked executor's peer: {type(stuck.value).__name__}: {str(stuck.value)[:160]}")
+        assert cloud.read_task(task_id)["status"] == "AWARDED"
+        # Requester + Cloud: the task key's policy OR(AND(Edge2, Edge1), AND(Edge2, Cloud)).
+        _synced(spec, edge2.expire(task_id, without_executor=True), skip=revoked)
+        expired_s = time.monotonic() - started
+        task = cloud.read_task(task_id)
+        assert (task["status"], task["escrow"]) == ("EXPIRED", 0)
+        after = {e["mspId"]: e for e in cloud.list_edges()}
+        assert after["Edge2MSP"]["balance"] == before["Edge2MSP"]["balance"] + 30  # the escrow is back
+        assert after["Edge1MSP"]["balance"] == before["Edge1MSP"]["balance"]
+        assert after["Edge1MSP"]["reputation"] == before["Edge1MSP"]["reputation"] - 25
+        assert after["Edge1MSP"]["expiredTasks"] == before["Edge1MSP"]["expiredTasks"] + 1
+        # Reassigned: a new round without Edge1, Edge3 executes, Edge2 settles.
+        _synced(spec, edge2.reassign(task_id, deadline_unix=int(time.time()) + 600), skip=revoked)
+        _synced(spec, cloud.shortlist(task_id, ["Edge3MSP"]), skip=revoked)
+        _synced(spec, edge3.offer(task_id, willing=True, price=35, estimated_seconds=5), skip=revoked)
+        _synced(spec, edge2.award(task_id, "Edge3MSP", payload=task_id.encode()), skip=revoked)
+        assert edge3.read_payload(task_id) == task_id.encode()
+        _synced(spec, edge3.submit_result(task_id, b"result of " + task_id.encode()), skip=revoked)
+        _synced(spec, edge2.settle(task_id), skip=revoked)
+        task = cloud.read_task(task_id)
+        assert (task["status"], task["executor"], task["round"]) == ("SETTLED", "Edge3MSP", 2)
+        statuses = [h["value"]["status"] for h in cloud.task_history(task_id) if h.get("value")]
+        first, second = statuses[:4], statuses[4:]
+        assert first == ["REQUESTED", "SHORTLISTED", "AWARDED", "EXPIRED"]
+        assert second == ["REQUESTED", "SHORTLISTED", "AWARDED", "COMPLETED", "SETTLED"]
+        assert not audit.check_history(task_id, statuses)
+        final = {e["mspId"]: e for e in cloud.list_edges()}
+        assert final["Edge2MSP"]["balance"] == before["Edge2MSP"]["balance"] + 30 - 35
+        assert final["Edge3MSP"]["balance"] == before["Edge3MSP"]["balance"] + 35
+        assert final["Edge1MSP"]["balance"] == before["Edge1MSP"]["balance"]
+        # conserved: AuditCredits, and balances + escrow == grants from ListEdges and every task
+        tasks = [t for status in audit.TRANSITIONS for t in cloud.tasks_by_status(status)]
+        assert not audit.check_credits(cloud.audit_credits(), list(final.values()), tasks)
+        assert sum(e["grant"] for e in final.values()) == sum(e["grant"] for e in before.values())
+    print(f"\nrevoked executor's task: expired by Edge2 + Cloud in {expired_s:.1f} s, reassigned to Edge3, settled")
+
+
 def test_revoked_edge_is_refused_and_the_others_carry_on(mem_network: NetworkSpec, tmp_path: Path) -> None:
     spec = _current(mem_network)
-    with Ledger.connect(spec, "Edge1") as edge1:
-        _register(edge1)
+    # Before the revocation: a task of Edge2's awarded to Edge1, due after the revocation is through.
+    stranded = _award_to_edge1(spec, deadline_s=60)
     change = membership.revoke_edge(spec, "Edge1")
     TIMINGS["revoke edge"] = change
     assert change.signers == ("Admin@Edge1MSP",)  # the MSP value's mod_policy: the org's own Admins
@@ -325,6 +406,8 @@ def test_revoked_edge_is_refused_and_the_others_carry_on(mem_network: NetworkSpe
         _request(edge2)
     with Ledger.connect(spec, "Edge3") as edge3:
         _request(edge3)
+    # ... and the revoked edge's open task expires and is reassigned.
+    _expire_and_reassign(spec, stranded)
 
 
 def test_removed_org_is_refused(mem_network: NetworkSpec) -> None:

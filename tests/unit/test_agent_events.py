@@ -152,3 +152,14 @@ def test_an_agent_logs_an_event_it_cannot_parse_and_goes_on(agent: EdgeAgent, ca
     )
     assert agent.counters["events"] == 3 and agent.counters["parse_errors"] == 2
     assert agent.status()["pending_handlers"] == 0
+
+
+def test_expire_is_endorsed_by_requester_and_executor_or_requester_and_cloud() -> None:
+    from orchestrator.ledger import expire_endorsers
+
+    awarded = TASK | {"status": "AWARDED", "executor": "Edge2MSP"}
+    assert expire_endorsers(awarded, "CloudMSP") == ["Edge1MSP", "Edge2MSP"]
+    assert expire_endorsers(awarded, "Edge1MSP", without_executor=True) == ["Edge1MSP", "CloudMSP"]
+    assert expire_endorsers(awarded, "CloudMSP", without_executor=True) == ["Edge1MSP", "CloudMSP"]
+    # before an award the chaincode policy applies: the caller's own peer
+    assert expire_endorsers(TASK, "Edge3MSP", without_executor=True) == ["Edge3MSP"]
