@@ -408,6 +408,12 @@ def test_revoked_edge_is_refused_and_the_others_carry_on(mem_network: NetworkSpe
         _request(edge3)
     # ... and the revoked edge's open task expires and is reassigned.
     _expire_and_reassign(spec, stranded)
+    # `network up` again (e.g. `make up`) skips the revoked org instead of waiting for it.
+    steps: list[str] = []
+    started = time.monotonic()
+    up(spec, progress=steps.append, timeout=60)
+    assert "skipping revoked org(s) Edge1MSP: their peers cannot endorse" in steps, steps
+    print(f"\nup again after the revocation: {time.monotonic() - started:.1f} s")
 
 
 def test_removed_org_is_refused(mem_network: NetworkSpec) -> None:
