@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -159,3 +161,70 @@ def link_probe(
         f"throughput {'-' if rate is None else format_rate(rate)}",
         highlight=False,
     )
+
+
+def _numbers(text: str | None, *, what: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{what} {text!r} is not a comma-separated list of numbers") from None
+    if not values or any(v < 0 for v in values):
+        raise ConfigError(f"{what} {text!r} must list numbers >= 0")
+    return values
+
+
+def validate_model(
+    quick: Annotated[bool, typer.Option("--quick", help="A small grid that runs in a few minutes.")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Results folder.")] = None,
+    edges: Annotated[str | None, typer.Option(help="Edge counts N, e.g. 2,4,8.")] = None,
+    delays: Annotated[str | None, typer.Option(help="Link delays [ms], e.g. 0,20,50.")] = None,
+    rates: Annotated[str | None, typer.Option(help="Link rates [Mbit/s], e.g. 2,10,50.")] = None,
+    transactions: Annotated[int | None, typer.Option(min=2, max=1000, help="Transactions per point.")] = None,
+    project_prefix: Annotated[str, typer.Option(help="Compose project name prefix.")] = "mecfab-validate",
+    port_base: Annotated[int, typer.Option(min=1024, max=31000, help="First host port to try.")] = 20000,
+) -> None:
+    """Eqs. 2 and 5 of the latency model against live Fabric over a grid of link delays, rates and N:
+    writes points.csv (predicted, measured, error), transactions.csv, summary.json and a plot."""
+    from orchestrator.cli_common import progress
+    from orchestrator.links.validate import FULL, QUICK, Grid, PointResult, run_validation
+
+    def go() -> tuple[Path, list[PointResult]]:
+        base = QUICK if quick else FULL
+        ns = _numbers(edges, what="--edges")
+        ds = _numbers(delays, what="--delays")
+        rs = _numbers(rates, what="--rates")
+        if ns is not None and any(n < 1 or n > 32 or n != int(n) for n in ns):
+            raise ConfigError(f"--edges {edges!r} must be whole numbers from 1 to 32")
+        if rs is not None and any(r == 0 for r in rs):
+            raise ConfigError(f"--rates {rates!r}: a rate must be above zero")
+        grid = Grid(
+            edges=tuple(int(n) for n in ns) if ns else base.edges,
+            delays_ms=tuple(int(d) for d in ds) if ds else base.delays_ms,
+            rates_mbit=rs or base.rates_mbit,
+            transactions=transactions or base.transactions,
+        )
+        folder = out_dir or Path("results") / "validate-model" / time.strftime("%Y%m%d-%H%M%S")
+        return folder, list(
+            run_validation(grid, out_dir=folder, project_prefix=project_prefix, port_base=port_base, progress=progress)
+        )
+
+    folder, results = run(go)
+    table = Table(title=f"latency model vs live Fabric ({folder})")
+    for col in ("N", "delay", "rate", "block", "measured", "eqs 2+5", "err", "+fabric terms", "err"):
+        table.add_column(col)
+    for r in results:
+        d = dataclasses.asdict(r)
+        table.add_row(
+            str(d["edges"]),
+            f"{d['delay_ms']} ms",
+            f"{d['rate_mbit']:g} Mbit/s",
+            f"{d['block_bytes']:.0f} B",
+            f"{d['measured_median_ms']:.1f} ms",
+            f"{d['predicted_model_ms']:.1f} ms",
+            f"{d['error_model_pct']:+.0f} %",
+            f"{d['predicted_fabric_ms']:.1f} ms",
+            f"{d['error_fabric_pct']:+.0f} %",
+        )
+    out.print(table)

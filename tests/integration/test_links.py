@@ -116,3 +116,20 @@ def test_bad_link_changes_nothing(links_network: NetworkSpec) -> None:
     node = links_network.topology.peer_of(links_network.topology.org("Edge1"))
     assert backend_for(links_network).read(node) == Link(delay_ms=7)
     clear_links(links_network, ["Edge1"])
+
+
+def test_jitter_spreads_round_trips_and_full_loss_cuts_connections(links_network: NetworkSpec) -> None:
+    node = links_network.topology.peer_of(links_network.topology.org("Edge1"))
+    bind = links_network.topology.ports.bind
+    set_links(links_network, {"Edge1": Link(delay_ms=100, jitter_ms=60)})
+    try:
+        rtts = round_trips(bind, node.probe_port, samples=20)
+        print(f"jitter: round trips {min(rtts):.1f}..{max(rtts):.1f} ms with 100 ± 60 ms")
+        assert max(rtts) - min(rtts) > 30, rtts
+        assert min(rtts) >= 100 - 60 - 5 and max(rtts) <= 100 + 60 + 20, rtts
+        set_links(links_network, {"Edge1": Link(loss_pct=100)})
+        with pytest.raises(OSError):  # every connection through the link is reset
+            round_trips(bind, node.probe_port, samples=3, timeout=5)
+    finally:
+        clear_links(links_network, ["Edge1"])
+    assert statistics.median(round_trips(bind, node.probe_port, samples=5)) < 20
