@@ -148,3 +148,26 @@ def test_jitter_spreads_round_trips_and_full_loss_cuts_connections(links_network
     finally:
         clear_links(links_network, ["Edge1"])
     assert statistics.median(round_trips(bind, node.probe_port, samples=5)) < 20
+
+
+def test_netem_backend_on_the_live_peer_applies_or_says_netem_is_missing(links_network: NetworkSpec) -> None:
+    """The netem path for real (nsenter into the peer's netns): on a kernel with sch_netem the link
+    reads back from tc; without it (this project's CI kernel) one clear error and nothing changed."""
+    from orchestrator.errors import EnvironmentProblem
+    from orchestrator.links.netem import NetemBackend
+
+    backend = NetemBackend(links_network.project)
+    node = links_network.topology.peer_of(links_network.topology.org("Edge2"))
+    backend.check(node)
+    link = Link(delay_ms=30, jitter_ms=5, loss_pct=0.5, rate_bps=20e6)
+    try:
+        backend.apply(node, link)
+    except EnvironmentProblem as exc:
+        assert "no netem qdisc" in str(exc)
+        assert backend.read(node).is_clear
+        return
+    try:
+        assert backend.read(node) == link
+    finally:
+        backend.clear(node)
+    assert backend.read(node).is_clear
