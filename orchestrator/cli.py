@@ -35,6 +35,7 @@ from orchestrator.cli_common import (
     run,
 )
 from orchestrator.cli_common import spec as spec_of
+from orchestrator.link_cli import link_app, validate_model
 from orchestrator.membership_cli import edge_app, orderer_app
 from orchestrator.sim_cli import sim_app
 from orchestrator.task_cli import task_app
@@ -71,6 +72,13 @@ app.add_typer(
 )
 app.add_typer(agent_app, name="agent", help="Run an edge server's agent (offers, executes, requests, settles).")
 app.add_typer(monitor_app, name="monitor", help="The cloud monitor: live edge view, shortlists by a selection policy.")
+app.command("validate-model")(validate_model)
+app.add_typer(
+    link_app,
+    name="link",
+    help="Emulated edge links: show, set (delay, jitter, loss, rate), clear, probe.",
+    callback=_compose_only,
+)
 app.add_typer(
     run_app,
     name="run",

@@ -690,7 +690,8 @@ def add_edge(spec: net.NetworkSpec, name: str, *, progress: Progress = _quiet, t
     net.render(new_spec)  # the topology, compose file, ... of the network as it now is
 
     clock.step("start", f"starting {peer.host} and {peer.chaincode_host}")
-    _start(new_spec, peer, [peer.host, peer.chaincode_host], timeout)
+    link_proxy = [peer.proxy_host] if new_spec.topology.links.proxied else []  # emulated links (issue 11)
+    _start(new_spec, peer, [*link_proxy, peer.host, peer.chaincode_host], timeout)
     clock.step("join", f"joining {peer.host} to channel {t.channel!r}")
     _join_peer(new_spec, session.tools, peer, timeout=timeout)
     target = max(_peer_height(spec, p) for p in t.peer_nodes)

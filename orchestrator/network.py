@@ -20,12 +20,13 @@ import yaml
 from orchestrator import engine, metrics, swarm
 from orchestrator.errors import ConfigError, EnvironmentProblem, NetworkError
 from orchestrator.fabric_tools import FabricTools, ToolError, org_admin_flags
-from orchestrator.paths import StateDir
+from orchestrator.paths import StateDir, fabric_home
 from orchestrator.render import ccaas_package, package_id, render_compose, render_configtx, render_crypto_config
 from orchestrator.render.configtx import PROFILE
+from orchestrator.render.core import render_edge_core
 from orchestrator.render.swarm import STACK_FILE, PublishMode, render_swarm
 from orchestrator.topology import DEFAULT_TOPOLOGY, REPO_ROOT, Node, Org, OrgKind, Topology, load_topology
-from orchestrator.versions import Images, fabric_version
+from orchestrator.versions import Images, fabric_version, toxiproxy_image
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -168,6 +169,12 @@ def render(spec: NetworkSpec) -> list[Path]:
         ),
         spec.state.chaincode_package(t.chaincode.label): spec.package,
     }
+    if t.links.proxied:  # edge peers reach orderers through their link proxy (render/core.py)
+        base = fabric_home(spec.fabric_version) / "config" / "core.yaml"
+        if not base.is_file():
+            raise EnvironmentProblem(f"Fabric {spec.fabric_version}'s core.yaml missing at {base}: run 'make images'")
+        for org in t.edge_orgs:
+            files[spec.state.link_core_yaml(org)] = render_edge_core(base.read_text(), t, t.peer_of(org))
     for path, content in files.items():
         _write_if_changed(path, content)
     return list(files)
@@ -206,7 +213,10 @@ def _wait(what: str, check: Callable[[], bool], *, timeout: float, interval: flo
 def _preflight(spec: NetworkSpec) -> tuple[object, FabricTools]:
     client = engine.connect()
     images = Images.for_version(spec.fabric_version)
-    missing = engine.missing_images(client, [images.peer, images.orderer, images.chaincode])
+    wanted = [images.peer, images.orderer, images.chaincode]
+    if spec.topology.links.proxied:
+        wanted.append(toxiproxy_image())
+    missing = engine.missing_images(client, wanted)
     if missing:
         raise EnvironmentProblem(f"image(s) {', '.join(missing)} not built: run 'make images'")
     return client, FabricTools.locate(spec.fabric_version)
@@ -240,6 +250,8 @@ def _compose_up(spec: NetworkSpec, progress: Progress) -> None:
     if not compose.running_services():
         ports = [p for n in t.nodes for p in (n.host_port, n.operations_port)]
         ports += [n.admin_port for n in t.orderers_nodes]
+        if t.links.proxied:
+            ports += [p for n in t.peer_nodes if n.org.name != t.cloud.name for p in (n.proxy_api_port, n.probe_port)]
         busy = engine.busy_ports(t.ports.bind, ports)
         if busy:
             raise EnvironmentProblem(
@@ -274,6 +286,12 @@ def configure(
     on_step("chaincode")
     progress("waiting for the chaincode to answer on every peer")
     wait_chaincode_ready(spec, timeout=timeout, orgs=[p.org for p in usable])
+    if t.links.on:
+        from orchestrator.links.control import apply_topology_links
+
+        progress(f"applying the topology's edge links ({t.links.backend})")
+        for org, link in apply_topology_links(spec).items():
+            progress(f"link of {org}: {link.describe()}")
     on_step("ready")
 
 

@@ -58,6 +58,10 @@ class StateDir:
     def chaincode_package(self, label: str) -> Path:
         return self.root / "packages" / f"{label}.tar.gz"
 
+    def link_core_yaml(self, org: Org) -> Path:
+        """An edge peer's core.yaml when its orderer traffic is routed through its link proxy."""
+        return self.root / "links" / org.domain / "core.yaml"
+
     # ---- cryptogen's layout ----------------------------------------------------------------
     def org_dir(self, org: Org) -> Path:
         kind = "ordererOrganizations" if org.kind is OrgKind.ORDERER else "peerOrganizations"

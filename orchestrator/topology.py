@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from orchestrator.errors import ConfigError
+from orchestrator.links.settings import LinkSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TOPOLOGY = REPO_ROOT / "network" / "topology.yaml"
@@ -129,6 +130,35 @@ class PortsSpec(_Strict):
     bind: str = "127.0.0.1"
 
 
+LinkBackendName = Literal["toxiproxy", "netem"]
+
+
+class LinksSpec(_Strict):
+    """Emulated edge links (issue 11). With backend toxiproxy, ``enabled`` (or any entry in
+    ``edges``) puts a proxy in front of every edge peer; with netem, tc runs in the peer's netns."""
+
+    enabled: bool = False
+    backend: LinkBackendName = "toxiproxy"
+    edges: dict[str, LinkSpec] = Field(default_factory=dict)
+
+    @field_validator("edges")
+    @classmethod
+    def _edge_names(cls, value: dict[str, LinkSpec]) -> dict[str, LinkSpec]:
+        for name in value:
+            if not _EDGE_NAME.match(name):
+                raise ValueError(f"links.edges key {name!r} must be an edge name like Edge1")
+        return value
+
+    @property
+    def on(self) -> bool:
+        return self.enabled or bool(self.edges)
+
+    @property
+    def proxied(self) -> bool:
+        """Whether the edges' traffic runs through Toxiproxy sidecars."""
+        return self.on and self.backend == "toxiproxy"
+
+
 class Topology(_Strict):
     name: str = Field("mec", pattern=r"^[a-z][a-z0-9-]{0,30}$")
     domain: str = Field("mec", pattern=r"^[a-z][a-z0-9.-]{0,60}$")
@@ -139,6 +169,7 @@ class Topology(_Strict):
     edges: EdgesSpec = EdgesSpec()
     chaincode: ChaincodeSpec = ChaincodeSpec()
     ports: PortsSpec = PortsSpec()
+    links: LinksSpec = LinksSpec()
 
     @model_validator(mode="before")
     @classmethod
@@ -155,6 +186,10 @@ class Topology(_Strict):
         o, e = self.orderers, self.edges
         if not set(e.removed) <= set(range(1, e.count + 1)):
             raise ValueError(f"edges.removed {e.removed} must name edges 1..{e.count}")
+        edge_names = {f"Edge{i}" for i in range(1, e.count + 1) if i not in e.removed}
+        unknown = sorted(set(self.links.edges) - edge_names)
+        if unknown:
+            raise ValueError(f"links.edges names {', '.join(unknown)}, not an edge of this topology")
         if o.added or o.removed:  # an orderer set changed at run time: any size from one
             if not set(o.removed) < set(range(1, o.count + o.added + 1)):
                 raise ValueError(f"orderers.removed {o.removed} must leave one of orderers 1..{o.count + o.added}")
@@ -275,6 +310,12 @@ class Topology(_Strict):
     def edge_orgs(self) -> tuple[Org, ...]:
         return tuple(o for o in self.peer_orgs if o.kind is OrgKind.EDGE)
 
+    def peer_endpoint(self, node: Node) -> str:
+        """host:port other orgs, gateways and gossip use for a peer: its link proxy when proxied."""
+        if self.links.proxied and node.org.kind is OrgKind.EDGE:
+            return f"{node.proxy_host}:{PEER_PORT}"
+        return f"{node.host}:{PEER_PORT}"
+
     def peer_of(self, org: Org) -> Node:
         for node in self.peer_nodes:
             if node.org == org:
@@ -349,6 +390,21 @@ class Node:
     def agent_host(self) -> str:
         """Host name of this edge org's agent container."""
         return f"agent.{self.org.domain}"
+
+    @property
+    def proxy_host(self) -> str:
+        """Host name of this edge's link proxy (Toxiproxy sidecar)."""
+        return f"proxy.{self.org.domain}"
+
+    @property
+    def proxy_api_port(self) -> int:
+        """The link proxy's HTTP API on the host (edge peers with proxied links)."""
+        return self.host_port + 4
+
+    @property
+    def probe_port(self) -> int:
+        """The link probe's echo service through the proxy, on the host."""
+        return self.host_port + 5
 
     @property
     def agent_port(self) -> int:

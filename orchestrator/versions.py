@@ -23,6 +23,15 @@ def _pins() -> dict[str, str]:
     return pins
 
 
+def toxiproxy_version() -> str:
+    return _pins()["TOXIPROXY_VERSION"]
+
+
+def toxiproxy_image() -> str:
+    """The link proxy image (``MECFAB_TOXIPROXY_IMAGE`` overrides it)."""
+    return os.environ.get("MECFAB_TOXIPROXY_IMAGE") or f"mecfab/toxiproxy:{toxiproxy_version()}"
+
+
 def default_fabric_version() -> str:
     return _pins()["FABRIC_VERSION_DEFAULT"]
 
@@ -65,4 +74,5 @@ COMPOSE_IMAGE_VARS = {
     "peer": "${MECFAB_PEER_IMAGE:-mecfab/fabric-peer:${FABRIC_VERSION:-%s}}",
     "orderer": "${MECFAB_ORDERER_IMAGE:-mecfab/fabric-orderer:${FABRIC_VERSION:-%s}}",
     "chaincode": "${MECFAB_CHAINCODE_IMAGE:-mecfab/chaincode-mectask:latest}",
+    "toxiproxy": "${MECFAB_TOXIPROXY_IMAGE:-mecfab/toxiproxy:%s}",
 }

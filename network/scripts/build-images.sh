@@ -15,6 +15,7 @@ docker info >/dev/null 2>&1 || die "Docker does not answer: run 'make setup' (it
 [ -x /bin/busybox ] || die "/bin/busybox missing: run 'make setup' (installs busybox-static)"
 
 fabric=$("$repo/network/scripts/build-fabric.sh" "$version")
+toxiproxy=$("$repo/network/scripts/build-toxiproxy.sh")
 
 gobuild() {  # gobuild <module dir> <output> : static binary
   (cd "$1" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$2" .)
@@ -60,4 +61,10 @@ build orderer orderer.Dockerfile "mecfab/fabric-orderer:$version"
 mkdir -p "$work/chaincode" && base_rootfs "$work/chaincode/rootfs"
 cp "$work/chaincode.bin" "$work/chaincode/rootfs/usr/local/bin/chaincode"
 build chaincode chaincode.Dockerfile "mecfab/chaincode-mectask:latest"
+
+# the link proxy (emulated edge links): toxiproxy-server, plus busybox nc for the probe's echo server
+mkdir -p "$work/toxiproxy" && base_rootfs "$work/toxiproxy/rootfs"
+ln -s busybox "$work/toxiproxy/rootfs/bin/nc"
+cp "$toxiproxy/bin/toxiproxy-server" "$work/toxiproxy/rootfs/usr/local/bin/"
+build toxiproxy toxiproxy.Dockerfile "mecfab/toxiproxy:$TOXIPROXY_VERSION"
 log "images ready for Fabric $version"

@@ -6,8 +6,10 @@ import json
 from pathlib import PurePosixPath
 from typing import Any
 
+from orchestrator.links.toxiproxy import API_PORT, ECHO_PORT, PROBE_PORT, proxies_config
 from orchestrator.paths import StateDir
 from orchestrator.render._yaml import dump
+from orchestrator.render.core import ORDERER_TLS_CA
 from orchestrator.topology import (
     CHAINCODE_SERVER_PORT,
     OPERATIONS_PORT,
@@ -19,7 +21,7 @@ from orchestrator.topology import (
     OrgKind,
     Topology,
 )
-from orchestrator.versions import COMPOSE_IMAGE_VARS, default_fabric_version
+from orchestrator.versions import COMPOSE_IMAGE_VARS, default_fabric_version, toxiproxy_version
 
 NETWORK = "mec"
 FABRIC_CFG = "/etc/hyperledger/fabric"
@@ -107,7 +109,7 @@ def _orderer(topology: Topology, node: Node, state: StateDir, state_rel: str) ->
     }
 
 
-def peer_environment(node: Node) -> dict[str, str]:
+def peer_environment(topology: Topology, node: Node) -> dict[str, str]:
     """The peer's settings (shared by the compose and the swarm render). The ccaas builder turns
     ``cc.{{.peername}}`` into ``cc.<org domain>``: the chaincode server's host name."""
     address = f"{node.host}:{PEER_PORT}"
@@ -127,7 +129,8 @@ def peer_environment(node: Node) -> dict[str, str]:
         "CORE_PEER_CHAINCODEADDRESS": f"{node.host}:{PEER_CHAINCODE_PORT}",
         "CORE_PEER_CHAINCODELISTENADDRESS": f"0.0.0.0:{PEER_CHAINCODE_PORT}",
         "CORE_PEER_GOSSIP_BOOTSTRAP": address,
-        "CORE_PEER_GOSSIP_EXTERNALENDPOINT": address,
+        # what other orgs (gossip, discovery, their gateways) dial: the link proxy, if any
+        "CORE_PEER_GOSSIP_EXTERNALENDPOINT": topology.peer_endpoint(node),
         # A peer that tried another org's peer before it knew that org's TLS CA (channel join)
         # retries after reconnectInterval: 25 s by default, 2 s here so membership converges fast.
         "CORE_PEER_GOSSIP_RECONNECTINTERVAL": "2s",
@@ -154,16 +157,23 @@ def peer_environment(node: Node) -> dict[str, str]:
 
 
 def _peer(topology: Topology, node: Node, state: StateDir, state_rel: str) -> dict[str, Any]:
+    volumes = [
+        f"{_rel(state, state.node_msp(node), state_rel)}:{PEER_MSP_DIR}:ro",
+        f"{_rel(state, state.node_tls(node), state_rel)}:{PEER_TLS_DIR}:ro",
+        f"{node.host}:{DATA}",
+    ]
+    if topology.links.proxied and node.org.kind is OrgKind.EDGE:
+        # orderer connections through the link proxy: addressOverrides in core.yaml (render/core.py)
+        volumes += [
+            f"{_rel(state, state.link_core_yaml(node.org), state_rel)}:{FABRIC_CFG}/core.yaml:ro",
+            f"{_rel(state, state.org_tls_ca(topology.orderer_org), state_rel)}:{ORDERER_TLS_CA}:ro",
+        ]
     return {
         "image": COMPOSE_IMAGE_VARS["peer"] % default_fabric_version(),
         "command": list(PEER_COMMAND),
         "labels": node_labels(topology, role="peer", org=node.org.name),
-        "environment": peer_environment(node),
-        "volumes": [
-            f"{_rel(state, state.node_msp(node), state_rel)}:{PEER_MSP_DIR}:ro",
-            f"{_rel(state, state.node_tls(node), state_rel)}:{PEER_TLS_DIR}:ro",
-            f"{node.host}:{DATA}",
-        ],
+        "environment": peer_environment(topology, node),
+        "volumes": volumes,
         "ports": _ports(topology, [(node.host_port, PEER_PORT), (node.operations_port, OPERATIONS_PORT)]),
         "networks": [NETWORK],
     }
@@ -178,6 +188,24 @@ def _chaincode(topology: Topology, node: Node, package_id: str) -> dict[str, Any
         "image": COMPOSE_IMAGE_VARS["chaincode"],
         "labels": node_labels(topology, role="chaincode", org=node.org.name),
         "environment": chaincode_environment(package_id),
+        "networks": [NETWORK],
+    }
+
+
+def _link_proxy(topology: Topology, node: Node) -> dict[str, Any]:
+    """An edge's link proxy (issue 11): Toxiproxy with the edge's proxies preloaded, and an echo
+    server for the link probe. Toxics are set through its API (published on the host)."""
+    config = json.dumps(proxies_config(topology, node), separators=(",", ":"))
+    script = (
+        f"printf '%s' '{config}' > /tmp/proxies.json && "
+        f"(nc -ll -p {ECHO_PORT} -e cat &) && "
+        f"exec toxiproxy-server -host 0.0.0.0 -port {API_PORT} -config /tmp/proxies.json"
+    )
+    return {
+        "image": COMPOSE_IMAGE_VARS["toxiproxy"] % toxiproxy_version(),
+        "command": ["sh", "-c", script],
+        "labels": node_labels(topology, role="link-proxy", org=node.org.name),
+        "ports": _ports(topology, [(node.proxy_api_port, API_PORT), (node.probe_port, PROBE_PORT)]),
         "networks": [NETWORK],
     }
 
@@ -242,6 +270,10 @@ def render_compose(topology: Topology, *, project: str, state: StateDir, state_r
     for node in topology.peer_nodes:
         if node.org.kind is OrgKind.EDGE:
             services[node.agent_host] = _agent(topology, node, state, state_rel)
+    if topology.links.proxied:
+        for node in topology.peer_nodes:
+            if node.org.kind is OrgKind.EDGE:
+                services[node.proxy_host] = _link_proxy(topology, node)
     data = {
         "name": project,
         "services": services,

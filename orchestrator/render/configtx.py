@@ -52,7 +52,9 @@ def _organization(topology: Topology, org: Org, state: StateDir) -> dict[str, An
     else:
         entry["Policies"]["Endorsement"] = _sig(f"OR('{msp}.peer')")
         # Anchor peers in the genesis block: gossip and the Gateway's discovery need them.
-        entry["AnchorPeers"] = [{"Host": topology.peer_of(org).host, "Port": PEER_PORT}]
+        # (an edge with an emulated link is reached through its link proxy)
+        host = topology.peer_endpoint(topology.peer_of(org)).rsplit(":", 1)[0]
+        entry["AnchorPeers"] = [{"Host": host, "Port": PEER_PORT}]
     return entry
 
 

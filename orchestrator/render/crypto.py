@@ -5,11 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.render._yaml import dump
-from orchestrator.topology import Topology
+from orchestrator.topology import OrgKind, Topology
 
 # Every node's TLS certificate also names the loopback, so host-side tools (osnadmin, the peer
 # CLI, the Python gateway) can reach published ports without overriding the server name.
 _LOOPBACK_SANS = ["localhost", "127.0.0.1"]
+
+
+# Edges reach orderers through their link proxy when links are emulated (TLS passes through, the
+# peer checks the orderer's certificate against the proxy's name): every orderer certificate names
+# the proxies of every edge a topology can have (1..32), so edges added later fit too.
+MAX_EDGES = 32
+
+
+def _orderer_sans(topology: Topology) -> list[str]:
+    proxies = [f"proxy.edge{i}.{topology.domain}" for i in range(1, MAX_EDGES + 1)]
+    return [*_LOOPBACK_SANS, *proxies] if topology.links.proxied else list(_LOOPBACK_SANS)
+
+
+def _peer_sans(topology: Topology, kind: OrgKind, domain: str) -> list[str]:
+    if topology.links.proxied and kind is OrgKind.EDGE:
+        return [*_LOOPBACK_SANS, f"proxy.{domain}"]
+    return list(_LOOPBACK_SANS)
 
 
 def render_crypto_config(topology: Topology) -> str:
@@ -20,7 +37,9 @@ def render_crypto_config(topology: Topology) -> str:
                 "Name": orderer.name,
                 "Domain": orderer.domain,
                 "EnableNodeOUs": True,
-                "Specs": [{"Hostname": node.short, "SANS": list(_LOOPBACK_SANS)} for node in topology.orderers_nodes],
+                "Specs": [
+                    {"Hostname": node.short, "SANS": _orderer_sans(topology)} for node in topology.orderers_nodes
+                ],
             }
         ],
         "PeerOrgs": [
@@ -28,7 +47,7 @@ def render_crypto_config(topology: Topology) -> str:
                 "Name": node.org.name,
                 "Domain": node.org.domain,
                 "EnableNodeOUs": True,
-                "Specs": [{"Hostname": node.short, "SANS": list(_LOOPBACK_SANS)}],
+                "Specs": [{"Hostname": node.short, "SANS": _peer_sans(topology, node.org.kind, node.org.domain)}],
                 "Users": {"Count": 1},
             }
             for node in topology.peer_nodes

@@ -150,6 +150,8 @@ def render_swarm(
     publish: PublishMode = "host",
 ) -> str:
     """The stack file, written as ``<state>/swarm-stack.yaml`` (its file paths are relative to it)."""
+    if topology.links.on:
+        raise ConfigError("emulated links (links: in the topology) are compose-only: turn them off for --target swarm")
     objects = _Objects(project, state)
     services: dict[str, Any] = {}
     for node in topology.nodes:
@@ -161,7 +163,7 @@ def render_swarm(
             pairs.append((node.admin_port, ORDERER_ADMIN_PORT))
         else:
             image = f"${{MECFAB_PEER_IMAGE:-mecfab/fabric-peer:{fabric_version}}}"
-            command, env, role = PEER_COMMAND, peer_environment(node), "peer"
+            command, env, role = PEER_COMMAND, peer_environment(topology, node), "peer"
             pairs = [(node.host_port, PEER_PORT), (node.operations_port, OPERATIONS_PORT)]
         services[service_name(node.host)] = {
             "image": image,

@@ -48,7 +48,7 @@ def test_environment_is_the_compose_render_s() -> None:
     t = load_topology().with_overrides(port_base=23000)
     peer = t.peer_nodes[1]
     svc = _render(topology=t)["services"][service_name(peer.host)]
-    assert svc["environment"] == peer_environment(peer)
+    assert svc["environment"] == peer_environment(t, peer)
     cc = _render(topology=t)["services"][service_name(peer.chaincode_host)]
     assert cc["environment"]["CHAINCODE_ID"] == "mectask_1.0:ab"
     assert svc["image"] == "${MECFAB_PEER_IMAGE:-mecfab/fabric-peer:3.1.1}"
@@ -125,3 +125,13 @@ def test_swarm_spec_has_its_own_project_state_dir_and_stack_file() -> None:
     assert spec.compose_file != NetworkSpec.default(topology_file=DEFAULT_TOPOLOGY).compose_file
     with pytest.raises(ConfigError, match="unknown target"):
         NetworkSpec.default(topology_file=DEFAULT_TOPOLOGY, target="k8s")
+
+
+def test_links_are_refused_for_the_swarm_target() -> None:
+    from orchestrator.errors import ConfigError
+
+    data = load_topology().model_dump(mode="json")
+    data["links"] = {"enabled": True}
+    t = load_topology().model_validate(data)
+    with pytest.raises(ConfigError, match="emulated links .* are compose-only"):
+        _render(topology=t)
