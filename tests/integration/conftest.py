@@ -4,14 +4,16 @@ It is always torn down, whatever happened."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from orchestrator import engine, network
 from orchestrator.network import NetworkSpec, down, up
-from orchestrator.topology import load_topology
+from orchestrator.topology import Topology, load_topology
 
 
 def free_port_base(start: int = 27000) -> int:
@@ -23,12 +25,12 @@ def free_port_base(start: int = 27000) -> int:
 CONSENSUS = os.environ.get("MECFAB_IT_CONSENSUS", "etcdraft")
 
 
-@pytest.fixture(scope="session")
-def live_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkSpec]:
-    topology = load_topology().with_overrides(consensus=CONSENSUS, port_base=free_port_base())
-    spec = NetworkSpec.isolated(
-        tmp_path_factory.mktemp("network"), project=f"mecfab-it-{os.getpid()}", topology=topology
-    )
+@contextlib.contextmanager
+def isolated_network(tmp_path_factory: pytest.TempPathFactory, name: str, topology: Topology) -> Iterator[NetworkSpec]:
+    """A network of its own (project ``mecfab-<name>-<pid>``, state under pytest's tmp), up for
+    the block and always torn down; then nothing labelled with its project may be left."""
+    root: Path = tmp_path_factory.mktemp(name)
+    spec = NetworkSpec.isolated(root, project=f"mecfab-{name}-{os.getpid()}", topology=topology)
     try:
         up(spec)
         yield spec
@@ -41,3 +43,10 @@ def live_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkSp
         left += [v.name for v in client.volumes.list(filters=label)]
         assert not left, f"down left these behind: {left}"
         assert not spec.state.root.exists(), "down left the state directory behind"
+
+
+@pytest.fixture(scope="session")
+def live_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkSpec]:
+    topology = load_topology().with_overrides(consensus=CONSENSUS, port_base=free_port_base())
+    with isolated_network(tmp_path_factory, "it", topology) as spec:
+        yield spec

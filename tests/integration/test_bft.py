@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from orchestrator import engine
 from orchestrator.ledger import Ledger
-from orchestrator.network import NetworkSpec, down, raft_leaders, status, up
+from orchestrator.network import NetworkSpec, raft_leaders, status
 from orchestrator.topology import load_topology
 
-from .conftest import free_port_base
+from .conftest import free_port_base, isolated_network
 
 pytestmark = pytest.mark.integration
 
@@ -23,13 +21,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def bft_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkSpec]:
     topology = load_topology().with_overrides(consensus="bft", edges=2, port_base=free_port_base(start=28000))
-    root: Path = tmp_path_factory.mktemp("bft")
-    spec = NetworkSpec.isolated(root, project=f"mecfab-bft-{os.getpid()}", topology=topology)
-    try:
-        up(spec)
+    with isolated_network(tmp_path_factory, "bft", topology) as spec:
         yield spec
-    finally:
-        down(spec)
 
 
 def _request(ledger: Ledger) -> int:

@@ -8,23 +8,21 @@ edge's proxy, the transaction timings come from the Python gateway's per-phase c
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from orchestrator import engine, metrics
+from orchestrator import metrics
 from orchestrator.errors import ConfigError
 from orchestrator.ledger import Ledger
 from orchestrator.links.control import backend_for, clear_links, set_links, show_links
 from orchestrator.links.probe import round_trips, throughput
 from orchestrator.links.settings import Link
-from orchestrator.network import NetworkSpec, down, up
+from orchestrator.network import NetworkSpec
 from orchestrator.topology import Topology, load_topology
-from tests.integration.conftest import free_port_base
+from tests.integration.conftest import free_port_base, isolated_network
 
 pytestmark = pytest.mark.integration
 
@@ -42,17 +40,8 @@ def links_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkS
     data = base.model_dump()
     data["links"] = {"enabled": True, "backend": "toxiproxy", "edges": {"Edge2": {"delay_ms": 4}}}
     topology = Topology.model_validate(data)
-    root: Path = tmp_path_factory.mktemp("links")
-    spec = NetworkSpec.isolated(root, project=f"mecfab-links-{os.getpid()}", topology=topology)
-    try:
-        up(spec)
+    with isolated_network(tmp_path_factory, "links", topology) as spec:
         yield spec
-    finally:
-        down(spec)
-        client = engine.connect()
-        label = {"label": f"com.docker.compose.project={spec.project}"}
-        left = [c.name for c in client.containers.list(all=True, filters=label)]
-        assert not left, f"down left these behind: {left}"
 
 
 def test_up_applies_the_topology_links_and_show_reads_them_back(links_network: NetworkSpec) -> None:

@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import itertools
 import json
-import os
 import threading
 import time
 import uuid
@@ -34,10 +33,10 @@ from orchestrator.gateway import EndorseError, EvaluateError, Gateway, Identity,
 from orchestrator.gateway.client import CommitStatus, Timeouts, Transaction
 from orchestrator.gateway.errors import CommitStatusError
 from orchestrator.ledger import Ledger
-from orchestrator.network import NetworkSpec, down, raft_leaders, status, up
+from orchestrator.network import NetworkSpec, raft_leaders, status, up
 from orchestrator.topology import load_topology
 
-from .conftest import free_port_base
+from .conftest import free_port_base, isolated_network
 
 pytestmark = pytest.mark.integration
 TIMINGS: dict[str, membership.Change] = {}
@@ -46,18 +45,10 @@ TIMINGS: dict[str, membership.Change] = {}
 @pytest.fixture(scope="module")
 def mem_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkSpec]:
     topology = load_topology().with_overrides(edges=2, port_base=free_port_base(start=29000))
-    root: Path = tmp_path_factory.mktemp("membership")
-    spec = NetworkSpec.isolated(root, project=f"mecfab-mem-{os.getpid()}", topology=topology)
     try:
-        up(spec)
-        yield spec
+        with isolated_network(tmp_path_factory, "mem", topology) as spec:
+            yield spec
     finally:
-        down(spec)
-        client = engine.connect()
-        label = {"label": f"com.docker.compose.project={spec.project}"}
-        left = [c.name for c in client.containers.list(all=True, filters=label)]
-        left += [v.name for v in client.volumes.list(filters=label)]
-        assert not left, f"down left these behind: {left}"
         for change in TIMINGS.values():
             print(f"\n{change.action} {change.target}: {change.seconds:.1f} s {change.steps}")
 

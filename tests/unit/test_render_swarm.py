@@ -133,5 +133,5 @@ def test_links_are_refused_for_the_swarm_target() -> None:
     data = load_topology().model_dump(mode="json")
     data["links"] = {"enabled": True}
     t = load_topology().model_validate(data)
-    with pytest.raises(ConfigError, match="emulated links .* are compose-only"):
+    with pytest.raises(ConfigError, match=r"emulated links .* are compose-only"):
         _render(topology=t)
