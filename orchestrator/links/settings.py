@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from orchestrator.errors import ConfigError
 from orchestrator.sim.config import SimConfig
-from orchestrator.sim.model import link_rate, shadowing_gain, snr
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent.parent / "network" / "links"
 
@@ -48,6 +47,8 @@ class RadioLink(_Strict):
 
     def rate_bps(self) -> float:
         """R(l,f) = (B/F) log2(1 + W d^-ϱ Υ / (B M0)), in bit/s (eqs. 3-4)."""
+        from orchestrator.sim.model import link_rate, shadowing_gain, snr  # numpy: only when used
+
         c = self.sim_config()
         rho = snr(
             transmit_power_w=c.transmit_power_w,

@@ -511,18 +511,25 @@ def test_raft_consenter_added_and_removed_under_load(mem_network: NetworkSpec, m
         assert data["target"] == "orderer4" and data["signers"] == ["Admin@OrdererMSP"]
         assert "orderer4.orderer.mec:7050" in membership.raft_consenters(_config(spec).config)
         load.wait_for_commit_after(added)  # ordering goes on with 4 consenters
+        fifth = membership.add_orderer(spec)  # ... and a fifth, through the library
+        TIMINGS["add fifth orderer"] = fifth
+        added = time.monotonic()
+        spec = _current(mem_network)
+        assert fifth.target == "orderer5"
+        assert len(membership.raft_consenters(_config(spec).config)) == 5
+        load.wait_for_commit_after(added)  # ordering goes on with 5 consenters
         # the leader leaves: the hardest removal (Raft hands leadership over first)
         (leader,) = raft_leaders(spec)
         change = membership.remove_orderer(spec, leader.short)
         TIMINGS["remove orderer"] = change
         removed = time.monotonic()
-        load.wait_for_commit_after(removed)  # ... and with the 3 left
+        load.wait_for_commit_after(removed)  # ... and with the 4 left
     finally:
         load.stop.set()
         load.join(timeout=60)
     spec = _current(mem_network)
     consenters = membership.raft_consenters(_config(spec).config)
-    assert len(consenters) == 3 and f"{leader.host}:7050" not in consenters
+    assert len(consenters) == 4 and f"{leader.host}:7050" not in consenters
     assert leader.host not in {n.host for n in status(spec).nodes}
     assert len(raft_leaders(spec)) == 1
     # no lost transaction: every one the load endorsed committed, valid (some after a resubmission)
@@ -533,7 +540,7 @@ def test_raft_consenter_added_and_removed_under_load(mem_network: NetworkSpec, m
 
     def phases(moments: list[float]) -> str:
         adding = sum(started <= x <= added for x in moments)
-        return f"{adding} while adding orderer4, {len(moments) - adding} while removing the leader {leader.short}"
+        return f"{adding} while adding orderer4 and 5, {len(moments) - adding} while removing the leader {leader.short}"
 
     print(
         f"\n{len(load.committed)} transactions committed under load, longest gap {max(gaps):.1f} s; "
