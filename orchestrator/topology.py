@@ -69,6 +69,24 @@ class OrdererSpec(_Strict):
         return value
 
 
+class PeerSpec(_Strict):
+    """Go runtime settings of every peer: trade CPU (more frequent garbage collection) for memory.
+    Unset (the default): Go's own (GOGC 100, no soft memory limit)."""
+
+    go_memory_limit: str | None = Field(
+        None, pattern=r"^[1-9][0-9]{0,5}(B|KiB|MiB|GiB)$", description="GOMEMLIMIT, e.g. 100MiB (a soft limit)"
+    )
+    gogc: int | None = Field(None, ge=10, le=1000, description="GOGC: heap growth % before a collection")
+
+    def environment(self) -> dict[str, str]:
+        env = {}
+        if self.go_memory_limit is not None:
+            env["GOMEMLIMIT"] = self.go_memory_limit
+        if self.gogc is not None:
+            env["GOGC"] = str(self.gogc)
+        return env
+
+
 class CloudSpec(_Strict):
     name: str = "Cloud"
 
@@ -165,6 +183,7 @@ class Topology(_Strict):
     channel: str = Field("mec", pattern=r"^[a-z][a-z0-9.-]{0,248}$")
     consensus: Consensus = "etcdraft"
     orderers: OrdererSpec = OrdererSpec()
+    peers: PeerSpec = PeerSpec()
     cloud: CloudSpec = CloudSpec()
     edges: EdgesSpec = EdgesSpec()
     chaincode: ChaincodeSpec = ChaincodeSpec()

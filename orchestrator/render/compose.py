@@ -153,6 +153,7 @@ def peer_environment(topology: Topology, node: Node) -> dict[str, str]:
         "CORE_METRICS_PROVIDER": "prometheus",
         "CORE_CHAINCODE_EXTERNALBUILDERS": json.dumps(builders, separators=(",", ":")),
         "CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG": json.dumps({"peername": node.org.domain}),
+        **topology.peers.environment(),
     }
 
 

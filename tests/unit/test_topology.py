@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from orchestrator.errors import ConfigError
 from orchestrator.topology import Topology, load_topology
@@ -92,3 +93,19 @@ def test_endorsement_policy_lists_every_peer_org_or_defers_to_the_channel() -> N
     data = t.model_dump()
     data["chaincode"]["endorsement"] = "majority"
     assert Topology.model_validate(data).endorsement_policy() is None
+
+
+def test_peer_go_runtime_settings_render_only_when_set() -> None:
+    from orchestrator.render.compose import peer_environment
+
+    default = load_topology()
+    peer = default.peer_nodes[0]
+    assert not {"GOMEMLIMIT", "GOGC"} & set(peer_environment(default, peer))
+    data = default.model_dump(mode="json")
+    data["peers"] = {"go_memory_limit": "100MiB", "gogc": 50}
+    tuned = Topology.model_validate(data)
+    env = peer_environment(tuned, tuned.peer_nodes[0])
+    assert (env["GOMEMLIMIT"], env["GOGC"]) == ("100MiB", "50")
+    for bad in ({"go_memory_limit": "100MB"}, {"go_memory_limit": "-1MiB"}, {"gogc": 0}):
+        with pytest.raises(ValidationError):
+            Topology.model_validate({**data, "peers": bad})
