@@ -5,10 +5,6 @@ PY := .venv/bin/python
 FABRIC_VERSION ?= $(shell sed -n 's/^FABRIC_VERSION_DEFAULT=//p' network/versions.env)
 export FABRIC_VERSION
 PYTHON ?= python3
-# The end-to-end tests that also run on a BFT network (issue 12: "the same end-to-end tests as Raft").
-BFT_E2E := tests/integration/test_network.py tests/integration/test_task_lifecycle.py \
-	tests/integration/test_cli_fuzz.py tests/integration/test_chaos.py::test_leader_kill_under_load_loses_nothing_and_the_audit_passes
-
 .PHONY: help setup venv venv-ddpg images up down status render lint typecheck unit gotest integration test bench report run clean
 
 help: ## list the targets
@@ -60,13 +56,9 @@ gotest: ## Go tests of the chaincode and the ccaas builder, plus a short run of 
 	FUZZTIME=$${FUZZTIME:-3s} bash chaincode/fuzz.sh
 	cd network/ccaas-builder && go test ./...
 
-integration: images ## integration tests against a live network of their own (always torn down)
+integration: images ## integration tests (Raft, then BFT, then swarm) on networks of their own, always torn down
 	bash network/scripts/setup-host.sh --browser
-	.venv/bin/pytest -q tests/integration --ignore=tests/integration/test_swarm.py
-	@echo "==> the end-to-end tests again, on BFT ordering (4 SmartBFT orderers)"
-	MECFAB_IT_CONSENSUS=bft .venv/bin/pytest -q $(BFT_E2E)
-	@echo "==> the swarm target, alone (swarm init/leave breaks name resolution in running compose networks)"
-	.venv/bin/pytest -q tests/integration/test_swarm.py
+	bash tests/integration/stages.sh
 
 test: images lint unit gotest integration ## everything: lint, unit, Go, integration against live containers
 

@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
-from orchestrator import engine, metrics
+from orchestrator import consensus_health, engine, metrics
 from orchestrator import network as net
 from orchestrator.configtx_update import ChannelConfig, ConfigTx, Signer
 from orchestrator.errors import ConfigError, EnvironmentProblem, NetworkError
@@ -893,6 +893,9 @@ def add_orderer(spec: net.NetworkSpec, *, progress: Progress = _quiet, timeout: 
     if address in raft_consenters(live.config):
         progress(f"{node.host} is already a consenter: continuing")
     else:
+        clock.step("healthy", "waiting for every consenter to be active and caught up")
+        consensus_health.wait_healthy(t, before=f"add consenter {address}", timeout=timeout, progress=progress)
+        live = session.fetch(orderer)
         clock.step("config update", f"adding consenter {address} to channel {t.channel!r} (config update)")
         planned = _plan_add_consenter(session, live, node, orderer)
         progress(f"signed by {', '.join(map(str, planned.signers))} (MAJORITY of the orderer org admins)")
@@ -921,7 +924,8 @@ def add_orderer(spec: net.NetworkSpec, *, progress: Progress = _quiet, timeout: 
 
     clock.step("catch up", f"waiting for {node.host} to catch up and take part in consensus")
     _wait(f"{node.host} to become an active consenter", active, timeout=timeout)
-    _wait("one consensus leader", lambda: len(net.raft_leaders(new_spec)) == 1, timeout=timeout)
+    # the leader sees it active (and every consenter knows): the next change will not wait on it
+    consensus_health.wait_healthy(new_t, before=f"advertise {address}", timeout=timeout, progress=progress)
     if address not in orderer_endpoints(committed.config, org):
         clock.step("endpoint", f"advertising {address} in {org}'s endpoints (config update)")
         updated = with_orderer_endpoint(committed.config, orderer_msp=org, address=address)
@@ -966,6 +970,11 @@ def remove_orderer(spec: net.NetworkSpec, name: str, *, progress: Progress = _qu
     if address not in raft_consenters(committed.config):
         progress(f"{node.host} is no longer a consenter: continuing")
     else:
+        clock.step("healthy", "waiting for the other consenters to be active and caught up")
+        consensus_health.wait_healthy(
+            t, before=f"remove consenter {address}", leaving=node.short, timeout=timeout, progress=progress
+        )
+        committed = session.fetch(orderer)
         clock.step("config update", f"removing consenter {address} from channel {t.channel!r} (config update)")
         updated = remove_raft_consenter(committed.config, host=node.host, port=ORDERER_PORT)
         planned = _plan_orderer_update(session, committed, updated, f"remove-{node.short}", orderer)

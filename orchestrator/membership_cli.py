@@ -62,7 +62,9 @@ def edge_revoke(name: EdgeArg, as_json: JsonOpt = False) -> None:
 
 @orderer_app.command("add")
 def orderer_add(as_json: JsonOpt = False) -> None:
-    """Add the next Raft orderer: consenter config update, start it, join it (osnadmin)."""
+    """Add the next Raft orderer: wait until every consenter is active and caught up (refused with
+    the names of those that are not after the timeout), consenter config update, start it, join it
+    (osnadmin)."""
     network = spec()
     _report(lambda: membership.add_orderer(network, progress=progress), as_json)
 
@@ -71,6 +73,7 @@ def orderer_add(as_json: JsonOpt = False) -> None:
 def orderer_remove(
     name: Annotated[str, typer.Argument(help="The orderer to remove, e.g. orderer4.")], as_json: JsonOpt = False
 ) -> None:
-    """Remove a Raft consenter (config update), then its container."""
+    """Remove a Raft consenter: wait until the others are active and caught up (refused with the
+    names of those that are not after the timeout), config update, then its container."""
     network = spec()
     _report(lambda: membership.remove_orderer(network, name, progress=progress), as_json)
