@@ -34,7 +34,7 @@ from orchestrator.gateway.client import CommitStatus, Timeouts, Transaction
 from orchestrator.gateway.errors import CommitStatusError
 from orchestrator.ledger import Ledger
 from orchestrator.network import NetworkSpec, raft_leaders, status, up
-from orchestrator.topology import load_topology
+from orchestrator.topology import OrgKind, load_topology
 
 from .conftest import free_port_base, isolated_network
 
@@ -431,8 +431,9 @@ def test_removed_org_is_refused(mem_network: NetworkSpec) -> None:
 
 
 class _Load(threading.Thread):
-    """Light load: one RegisterEdge at a time from Edge1 (which every test of this module leaves in
-    place, so the test also runs alone). A transaction whose commit status does not come within 5 s
+    """Light load: one RegisterEdge at a time from the newest edge the earlier tests left in good
+    standing (Edge3 after them; Edge2 when the test runs alone: Edge1 is revoked on the way, Edge2
+    removed). A transaction whose commit status does not come within 5 s
     is asked for once more ("late" if it comes then), else resubmitted (the same signed envelope),
     as a Fabric client must: Raft drops what reaches a leader handing over."""
 
@@ -473,7 +474,9 @@ class _Load(threading.Thread):
 
     def run(self) -> None:
         t = self.spec.topology
-        with _gateway(self.spec, _user(self.spec, "Edge1"), "Edge1", timeouts=Timeouts(commit_status=5)) as gw:
+        revoked = membership.revoked_locally(self.spec.state, t)
+        org = [o for o in t.peer_orgs if o.kind is OrgKind.EDGE and o.msp_id not in revoked][-1].name
+        with _gateway(self.spec, _user(self.spec, org), org, timeouts=Timeouts(commit_status=5)) as gw:
             contract = gw.network(t.channel).contract(t.chaincode.name)
             i = 0
             while not self.stop.is_set():
