@@ -886,16 +886,18 @@ def add_orderer(spec: net.NetworkSpec, *, progress: Progress = _quiet, timeout: 
     orderer = session.orderer()
     live = session.fetch(orderer)
     _check_ports_free(new_t, node, progress)
+    already = address in raft_consenters(live.config)
+    if not already:  # refused here, nothing is written
+        clock.step("healthy", "waiting for every consenter to be active and caught up")
+        consensus_health.wait_healthy(t, before=f"add consenter {address}", timeout=timeout, progress=progress)
+        live = session.fetch(orderer)
 
     clock.step("crypto", f"creating crypto material for {node.host} (cryptogen extend)")
     _extend_crypto(session, new_t)
     committed, signers = live, _NO_SIGNERS
-    if address in raft_consenters(live.config):
+    if already:
         progress(f"{node.host} is already a consenter: continuing")
     else:
-        clock.step("healthy", "waiting for every consenter to be active and caught up")
-        consensus_health.wait_healthy(t, before=f"add consenter {address}", timeout=timeout, progress=progress)
-        live = session.fetch(orderer)
         clock.step("config update", f"adding consenter {address} to channel {t.channel!r} (config update)")
         planned = _plan_add_consenter(session, live, node, orderer)
         progress(f"signed by {', '.join(map(str, planned.signers))} (MAJORITY of the orderer org admins)")
@@ -961,6 +963,12 @@ def remove_orderer(spec: net.NetworkSpec, name: str, *, progress: Progress = _qu
     session = _Session(spec)
     orderer = session.orderer(besides=node)
     committed, signers = session.fetch(orderer), _NO_SIGNERS
+    if address in raft_consenters(committed.config):  # refused here, nothing is changed
+        clock.step("healthy", "waiting for the other consenters to be active and caught up")
+        consensus_health.wait_healthy(
+            t, before=f"remove consenter {address}", leaving=node.short, timeout=timeout, progress=progress
+        )
+        committed = session.fetch(orderer)
     if address in orderer_endpoints(committed.config, org):
         clock.step("endpoint", f"no longer advertising {address} in {org}'s endpoints (config update)")
         updated = without_orderer_endpoint(committed.config, orderer_msp=org, address=address)
@@ -970,11 +978,6 @@ def remove_orderer(spec: net.NetworkSpec, name: str, *, progress: Progress = _qu
     if address not in raft_consenters(committed.config):
         progress(f"{node.host} is no longer a consenter: continuing")
     else:
-        clock.step("healthy", "waiting for the other consenters to be active and caught up")
-        consensus_health.wait_healthy(
-            t, before=f"remove consenter {address}", leaving=node.short, timeout=timeout, progress=progress
-        )
-        committed = session.fetch(orderer)
         clock.step("config update", f"removing consenter {address} from channel {t.channel!r} (config update)")
         updated = remove_raft_consenter(committed.config, host=node.host, port=ORDERER_PORT)
         planned = _plan_orderer_update(session, committed, updated, f"remove-{node.short}", orderer)

@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from typer.testing import CliRunner
 
-from orchestrator import audit, engine, membership, membership_cli, metrics
+from orchestrator import audit, consensus_health, engine, membership, membership_cli, metrics
 from orchestrator.configtx_update import ChannelConfig, Signer, UpdateRefused
-from orchestrator.errors import ConfigError, LedgerError
+from orchestrator.errors import ConfigError, LedgerError, NetworkError
 from orchestrator.fabric_tools import FabricTools, ToolError
 from orchestrator.gateway import EndorseError, EvaluateError, Gateway, Identity, SubmitError, SubmitResult
 from orchestrator.gateway.client import CommitStatus, Timeouts, Transaction
@@ -494,6 +494,40 @@ class _Load(threading.Thread):
                 else:
                     self.committed.append((time.monotonic(), tx.tx_id, result.block_number))
                 time.sleep(0.1)
+
+
+def test_a_consenter_change_waits_for_a_healthy_cluster_and_refuses_while_an_orderer_is_down(
+    mem_network: NetworkSpec,
+) -> None:
+    """Fabric would accept adding a fourth consenter with one of three down, leaving 2 of 4 alive:
+    one more failure from losing the quorum. `orderer add` refuses it, naming the orderer, and
+    writes nothing; with the orderer back, the wait returns."""
+    spec = _current(mem_network)
+    before = _config(spec)
+    fourth = membership.topology_with_orderer(spec.topology).orderers_nodes[-1]
+    crypto_before = spec.state.node_dir(fourth).exists()  # plan_add_orderer above may have made it
+    follower = next(n for n in spec.topology.orderers_nodes if n not in raft_leaders(spec))
+    (container,) = [
+        c
+        for c in engine.project_containers(engine.connect(), spec.project)
+        if c.labels.get("com.docker.compose.service") == follower.host
+    ]
+    container.stop(timeout=5)
+    try:
+        with pytest.raises(NetworkError) as info:
+            membership.add_orderer(spec, timeout=15)
+        message = str(info.value)
+        assert "\n" not in message
+        assert message.startswith("refusing to add consenter orderer4.orderer.mec:7050: the ordering cluster")
+        assert f"{follower.short} (no answer on its operations port)" in message
+    finally:
+        container.start()
+    after = _config(spec)
+    assert (after.block_number, after.fingerprint) == (before.block_number, before.fingerprint)
+    assert load_topology(spec.state.topology) == spec.topology, "nothing written"
+    assert spec.state.node_dir(fourth).exists() == crypto_before, "no crypto made for the refused consenter"
+    state = consensus_health.wait_healthy(spec.topology, before="go on", timeout=120)
+    assert state.healthy
 
 
 def test_raft_consenter_added_and_removed_under_load(mem_network: NetworkSpec, monkeypatch: pytest.MonkeyPatch) -> None:
