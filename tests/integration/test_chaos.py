@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from orchestrator.network import NetworkSpec, raft_leaders
 
+from . import waits
+
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def ready_again(live_network: NetworkSpec) -> Iterator[None]:
+    """A fault heals by starting containers, which are not ready then (TLS listeners, a leader,
+    gossip membership): whatever happened, the tests after these get the network as ``up`` leaves it."""
+    yield
+    waits.wait_network_ready(live_network)
 
 
 def test_leader_kill_under_load_loses_nothing_and_the_audit_passes(live_network: NetworkSpec, tmp_path: Path) -> None:
     from orchestrator.chaos import run_scenario
 
-    before = {n.host for n in raft_leaders(live_network)}
+    # the leader to be killed: the one there is, not a moment of an election
+    before = set(waits.wait_until("one leader", lambda: [n.host for n in raft_leaders(live_network)], _one))
     result = run_scenario(live_network, "leader-kill", out=tmp_path / "chaos", tps=4, before_s=5, fault_s=6, after_s=25)
     assert result.description.startswith("killed leader") and result.description.split()[-1] in before
     assert result.committed > 0 and result.sent >= result.committed
@@ -24,6 +36,10 @@ def test_leader_kill_under_load_loses_nothing_and_the_audit_passes(live_network:
     assert result.peers_agree and result.audit_ok, result.violations
     assert len(raft_leaders(live_network)) == 1
     assert (tmp_path / "chaos" / "result.json").exists()
+
+
+def _one(leaders: list[str]) -> bool:
+    return len(leaders) == 1
 
 
 def test_whole_network_restart_under_load_loses_nothing(live_network: NetworkSpec, tmp_path: Path) -> None:

@@ -9,12 +9,10 @@ edge's proxy, the transaction timings come from the Python gateway's per-phase c
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from orchestrator import metrics
 from orchestrator.errors import ConfigError
 from orchestrator.ledger import Ledger
 from orchestrator.links.control import backend_for, clear_links, set_links, show_links
@@ -22,6 +20,7 @@ from orchestrator.links.probe import round_trips, throughput
 from orchestrator.links.settings import Link
 from orchestrator.network import NetworkSpec
 from orchestrator.topology import Topology, load_topology
+from tests.integration import waits
 from tests.integration.conftest import free_port_base, isolated_network
 
 pytestmark = pytest.mark.integration
@@ -67,19 +66,6 @@ def test_probe_measures_the_delay_and_rate_that_were_set(links_network: NetworkS
     assert abs(rate - RATE_BPS) <= 0.25 * RATE_BPS, rate
 
 
-def _wait_height(spec: NetworkSpec, height: int, timeout: float = 30) -> None:
-    """Every peer has committed block ``height - 1`` (endorsers must agree on the state they read)."""
-    t = spec.topology
-    deadline = time.monotonic() + timeout
-    while True:
-        scraped = [metrics.scrape(t.ports.bind, n.operations_port) for n in t.peer_nodes]
-        heights = [metrics.value(s, "ledger_blockchain_height", channel=t.channel) for s in scraped]
-        if all(h is not None and h >= height for h in heights):
-            return
-        assert time.monotonic() < deadline, f"peers did not reach height {height}: {heights}"
-        time.sleep(0.05)
-
-
 def _register_timings(spec: NetworkSpec, client_org: str, endorsers: list[str], n: int = 5) -> tuple[float, float]:
     """Median endorse and submit phase [ms] of ``n`` RegisterEdge transactions."""
     endorse, submit = [], []
@@ -88,7 +74,7 @@ def _register_timings(spec: NetworkSpec, client_org: str, endorsers: list[str], 
             result = ledger.contract.submit("RegisterEdge", "2000000000", "2048", "7", endorsing_orgs=endorsers)
             endorse.append(result.timings.endorse_s * 1000)
             submit.append(result.timings.submit_s * 1000)
-            _wait_height(spec, result.block_number + 1)
+            waits.synced(spec, result)  # endorsers must agree on the state they read
     return statistics.median(endorse), statistics.median(submit)
 
 

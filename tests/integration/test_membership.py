@@ -25,17 +25,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from typer.testing import CliRunner
 
-from orchestrator import audit, consensus_health, engine, membership, membership_cli, metrics
+from orchestrator import audit, consensus_health, engine, membership, membership_cli
 from orchestrator.configtx_update import ChannelConfig, Signer, UpdateRefused
 from orchestrator.errors import ConfigError, LedgerError, NetworkError
 from orchestrator.fabric_tools import FabricTools, ToolError
-from orchestrator.gateway import EndorseError, EvaluateError, Gateway, Identity, SubmitError, SubmitResult
+from orchestrator.gateway import CommitError, EndorseError, EvaluateError, Gateway, Identity, SubmitError, SubmitResult
 from orchestrator.gateway.client import CommitStatus, Timeouts, Transaction
 from orchestrator.gateway.errors import CommitStatusError
 from orchestrator.ledger import Ledger
 from orchestrator.network import NetworkSpec, raft_leaders, status, up
 from orchestrator.topology import OrgKind, load_topology
 
+from . import waits
 from .conftest import free_port_base, isolated_network
 
 pytestmark = pytest.mark.integration
@@ -62,8 +63,11 @@ def _config(spec: NetworkSpec) -> ChannelConfig:
     return membership.channel_config(spec)
 
 
-def _request(ledger: Ledger, *, synced: NetworkSpec | None = None, deadline_s: int = 600) -> str:
-    """A task request with its payload; with ``synced``, returns once every peer committed it."""
+def _request(
+    ledger: Ledger, *, synced: NetworkSpec | None = None, skip: frozenset[str] = frozenset(), deadline_s: int = 600
+) -> str:
+    """A task request with its payload; with ``synced``, returns once every peer (but those of the
+    orgs in ``skip``) committed it."""
     task_id = f"mem-{uuid.uuid4().hex[:8]}"
     payload = task_id.encode()
     result = ledger.request_task(
@@ -76,27 +80,15 @@ def _request(ledger: Ledger, *, synced: NetworkSpec | None = None, deadline_s: i
         payload=payload,  # transient data: its own peer must endorse (and count for the policy)
     )
     if synced is not None:
-        _synced(synced, result)
+        waits.synced(synced, result, skip=skip)
     return task_id
 
 
-def _synced(
-    spec: NetworkSpec, result: SubmitResult, *, timeout: float = 30, skip: frozenset[str] = frozenset()
-) -> None:
-    """Wait until every peer (but those of the orgs named in ``skip``, e.g. a revoked org's, which the
-    orderer no longer serves) has committed ``result``'s block: the next step may be endorsed by a
-    peer other than the one that reported the commit."""
-    deadline = time.monotonic() + timeout
-    for peer in spec.topology.peer_nodes:
-        if peer.org.name in skip:
-            continue
-        while True:
-            samples = metrics.scrape(spec.topology.ports.bind, peer.operations_port)
-            height = metrics.value(samples, "ledger_blockchain_height", channel=spec.topology.channel) or 0
-            if height > result.block_number:
-                break
-            assert time.monotonic() < deadline, f"{peer.host} did not commit block {result.block_number}"
-            time.sleep(0.25)
+def _revoked(spec: NetworkSpec) -> frozenset[str]:
+    """The orgs revoked with ``revoke_edge``: the orderer no longer serves their peers, which may
+    never see another block (skip them when waiting for every peer)."""
+    revoked = membership.revoked_locally(spec.state, spec.topology)
+    return frozenset(o.name for o in spec.topology.peer_orgs if o.msp_id in revoked)
 
 
 def _register(ledger: Ledger) -> SubmitResult:
@@ -212,12 +204,12 @@ def test_added_edge_registers_and_requests_a_task(mem_network: NetworkSpec) -> N
     ):
         _register(edge1)
         task_id = _request(edge1, synced=spec)
-        _synced(spec, cloud.shortlist(task_id, ["Edge3MSP"]))
-        _synced(spec, edge3.offer(task_id, willing=True, price=40, estimated_seconds=5))
-        _synced(spec, edge1.award(task_id, "Edge3MSP", payload=task_id.encode()))
+        waits.synced(spec, cloud.shortlist(task_id, ["Edge3MSP"]))
+        waits.synced(spec, edge3.offer(task_id, willing=True, price=40, estimated_seconds=5))
+        waits.synced(spec, edge1.award(task_id, "Edge3MSP", payload=task_id.encode()))
         assert edge3.read_payload(task_id) == task_id.encode()
-        _synced(spec, edge3.submit_result(task_id, b"result of " + task_id.encode()))
-        _synced(spec, edge1.settle(task_id))
+        waits.synced(spec, edge3.submit_result(task_id, b"result of " + task_id.encode()))
+        waits.synced(spec, edge1.settle(task_id))
         assert cloud.read_task(task_id)["status"] == "SETTLED"
         assert cloud.balance("Edge3MSP")["balance"] == 1_000_000 + 40
         assert cloud.audit_credits()["balanced"] is True
@@ -265,12 +257,12 @@ def _award_to_edge1(spec: NetworkSpec, *, deadline_s: int) -> str:
         Ledger.connect(spec, "Edge2") as edge2,
         Ledger.connect(spec, "Cloud") as cloud,
     ):
-        _synced(spec, _register(edge1))
-        _synced(spec, _register(edge2))
+        waits.synced(spec, _register(edge1))
+        waits.synced(spec, _register(edge2))
         task_id = _request(edge2, synced=spec, deadline_s=deadline_s)
-        _synced(spec, cloud.shortlist(task_id, ["Edge1MSP"]))
-        _synced(spec, edge1.offer(task_id, willing=True, price=30, estimated_seconds=5))
-        _synced(spec, edge2.award(task_id, "Edge1MSP", payload=task_id.encode()))
+        waits.synced(spec, cloud.shortlist(task_id, ["Edge1MSP"]))
+        waits.synced(spec, edge1.offer(task_id, willing=True, price=30, estimated_seconds=5))
+        waits.synced(spec, edge2.award(task_id, "Edge1MSP", payload=task_id.encode()))
         task = cloud.read_task(task_id)
         assert (task["status"], task["executor"], task["escrow"]) == ("AWARDED", "Edge1MSP", 30)
     return task_id
@@ -280,7 +272,7 @@ def _expire_and_reassign(spec: NetworkSpec, task_id: str) -> None:
     """The task awarded to the now revoked Edge1: once past its deadline, Edge2 (the requester) and
     the Cloud expire it without Edge1, the escrow returns, Edge3 executes it instead and is paid;
     credits stay conserved throughout."""
-    revoked = frozenset({"Edge1"})
+    revoked = _revoked(spec)
     with (
         Ledger.connect(spec, "Edge2") as edge2,
         Ledger.connect(spec, "Edge3") as edge3,
@@ -289,16 +281,18 @@ def _expire_and_reassign(spec: NetworkSpec, task_id: str) -> None:
         before = {e["mspId"]: e for e in cloud.list_edges()}
         task = cloud.read_task(task_id)
         assert (task["status"], task["executor"]) == ("AWARDED", "Edge1MSP")  # stranded: Edge1 cannot deliver
-        time.sleep(max(0.0, task["deadline"] - time.time() + 1.5))
+        waits.wait_past_deadline(task["deadline"])
         started = time.monotonic()
         # The usual endorsement, requester + executor, cannot work: Edge1's peer is revoked (refused
         # at the gateway, or its endorsement fails the policy at validation).
         with pytest.raises(LedgerError) as stuck:
             edge2.expire(task_id)
         print(f"\nexpire with the revoked executor's peer: {type(stuck.value).__name__}: {str(stuck.value)[:160]}")
+        if isinstance(stuck.value, CommitError):  # in a block, invalid: the Cloud's peer validates it too
+            waits.wait_for_block(spec, stuck.value.block_number, skip=revoked)
         assert cloud.read_task(task_id)["status"] == "AWARDED"
         # Requester + Cloud: the task key's policy OR(AND(Edge2, Edge1), AND(Edge2, Cloud)).
-        _synced(spec, edge2.expire(task_id, without_executor=True), skip=revoked)
+        waits.synced(spec, edge2.expire(task_id, without_executor=True), skip=revoked)
         expired_s = time.monotonic() - started
         task = cloud.read_task(task_id)
         assert (task["status"], task["escrow"]) == ("EXPIRED", 0)
@@ -308,13 +302,13 @@ def _expire_and_reassign(spec: NetworkSpec, task_id: str) -> None:
         assert after["Edge1MSP"]["reputation"] == before["Edge1MSP"]["reputation"] - 25
         assert after["Edge1MSP"]["expiredTasks"] == before["Edge1MSP"]["expiredTasks"] + 1
         # Reassigned: a new round without Edge1, Edge3 executes, Edge2 settles.
-        _synced(spec, edge2.reassign(task_id, deadline_unix=int(time.time()) + 600), skip=revoked)
-        _synced(spec, cloud.shortlist(task_id, ["Edge3MSP"]), skip=revoked)
-        _synced(spec, edge3.offer(task_id, willing=True, price=35, estimated_seconds=5), skip=revoked)
-        _synced(spec, edge2.award(task_id, "Edge3MSP", payload=task_id.encode()), skip=revoked)
+        waits.synced(spec, edge2.reassign(task_id, deadline_unix=int(time.time()) + 600), skip=revoked)
+        waits.synced(spec, cloud.shortlist(task_id, ["Edge3MSP"]), skip=revoked)
+        waits.synced(spec, edge3.offer(task_id, willing=True, price=35, estimated_seconds=5), skip=revoked)
+        waits.synced(spec, edge2.award(task_id, "Edge3MSP", payload=task_id.encode()), skip=revoked)
         assert edge3.read_payload(task_id) == task_id.encode()
-        _synced(spec, edge3.submit_result(task_id, b"result of " + task_id.encode()), skip=revoked)
-        _synced(spec, edge2.settle(task_id), skip=revoked)
+        waits.synced(spec, edge3.submit_result(task_id, b"result of " + task_id.encode()), skip=revoked)
+        waits.synced(spec, edge2.settle(task_id), skip=revoked)
         task = cloud.read_task(task_id)
         assert (task["status"], task["executor"], task["round"]) == ("SETTLED", "Edge3MSP", 2)
         statuses = [h["value"]["status"] for h in cloud.task_history(task_id) if h.get("value")]
@@ -342,6 +336,11 @@ def test_revoked_edge_is_refused_and_the_others_carry_on(mem_network: NetworkSpe
     assert change.signers == ("Admin@Edge1MSP",)  # the MSP value's mod_policy: the org's own Admins
     config = _config(spec).config
     assert membership.revoked_orgs(config, spec.state, spec.topology) == {"Edge1MSP"}
+    revoked = _revoked(spec)
+    assert revoked == {"Edge1"}
+    # revoke_edge returns once the orderer has the config block; the other peers apply the CRL
+    # when they commit it
+    waits.wait_for_block(spec, change.config_block, skip=revoked)
 
     # Through another org's peer. Level: MSP. The endorsing peer validates the proposal's creator
     # against the channel's MSP for Edge1MSP, whose CRL lists the certificate ("access denied";
@@ -391,12 +390,12 @@ def test_revoked_edge_is_refused_and_the_others_carry_on(mem_network: NetworkSpe
     assert any(s in tls.value.detail for s in ("tls", "certificate", "EOF", "connection reset")), tls.value.detail
     print(f"\nunknown-CA client at the orderer admin endpoint: {tls.value.detail[-160:]}")
 
-    # The others carry on.
+    # The others carry on (every other peer commits it: the expiry below reads the Cloud's state).
     with Ledger.connect(spec, "Edge2") as edge2:
-        _register(edge2)
-        _request(edge2)
+        waits.synced(spec, _register(edge2), skip=revoked)
+        _request(edge2, synced=spec, skip=revoked)
     with Ledger.connect(spec, "Edge3") as edge3:
-        _request(edge3)
+        _request(edge3, synced=spec, skip=revoked)
     # ... and the revoked edge's open task expires and is reassigned.
     _expire_and_reassign(spec, stranded)
     # `network up` again (e.g. `make up`) skips the revoked org instead of waiting for it.
@@ -416,6 +415,7 @@ def test_removed_org_is_refused(mem_network: NetworkSpec) -> None:
     spec = _current(mem_network)
     assert [o.name for o in spec.topology.peer_orgs] == ["Cloud", "Edge1", "Edge3"]
     assert "Edge2MSP" not in membership.application_orgs(_config(spec).config)
+    waits.wait_for_block(spec, change.config_block, skip=_revoked(spec))  # the Cloud's peer applied it
     assert "peer0.edge2.mec" not in {n.host for n in status(spec).nodes}
     client = engine.connect()
     services = {c.labels.get("com.docker.compose.service") for c in engine.project_containers(client, spec.project)}

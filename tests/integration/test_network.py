@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
 import time
@@ -14,23 +13,9 @@ from orchestrator.gateway import ChaincodeEvent, EndorseError
 from orchestrator.ledger import Ledger
 from orchestrator.network import NetworkSpec, raft_leaders, status, up
 
+from . import waits
+
 pytestmark = pytest.mark.integration
-
-
-def _heights(spec: NetworkSpec) -> dict[str, int | None]:
-    return {n.host: n.height for n in status(spec).nodes if n.role == "peer"}
-
-
-def _wait_same_height(spec: NetworkSpec, at_least: int, timeout: float = 30) -> dict[str, int | None]:
-    deadline = time.monotonic() + timeout
-    while True:
-        heights = _heights(spec)
-        values = set(heights.values())
-        if len(values) == 1 and None not in values and min(v for v in values if v is not None) >= at_least:
-            return heights
-        if time.monotonic() > deadline:
-            raise AssertionError(f"peers did not converge to height >= {at_least}: {heights}")
-        time.sleep(0.5)
 
 
 def test_every_node_is_healthy_and_exactly_one_orderer_leads(live_network: NetworkSpec) -> None:
@@ -52,14 +37,19 @@ def test_task_submitted_by_one_edge_is_read_back_from_another_org_and_all_peers_
 
     with Ledger.connect(live_network, "Edge1") as edge1:
         edge1.register_edge(cpu_cycles_per_sec=3_000_000_000, memory_mb=4096, price_per_gigacycle=5)
+        # From Edge1's current height, not "the next commit": that position is fixed when the peer
+        # gets the request, which could come after the task's block.
+        peer = live_network.topology.peer_of(live_network.topology.org("Edge1")).host
+        start = waits.peer_heights(live_network)[peer]
+        assert start is not None, f"{peer} reports no ledger height"
         stream = edge1._gateway.network(live_network.topology.channel).chaincode_events(
-            live_network.topology.chaincode.name
+            live_network.topology.chaincode.name, start_block=start
         )
 
         def collect() -> None:
             for event in stream:
                 events.append(event)
-                if event.event_name == "TaskRequested":
+                if event.event_name == "TaskRequested" and task_id.encode() in event.payload:
                     return
 
         reader = threading.Thread(target=collect, daemon=True)
@@ -77,7 +67,7 @@ def test_task_submitted_by_one_edge_is_read_back_from_another_org_and_all_peers_
         stream.close()
 
     assert any(e.event_name == "TaskRequested" and e.tx_id == result.tx_id for e in events), events
-    _wait_same_height(live_network, at_least=result.block_number + 1)
+    waits.synced(live_network, result)  # Cloud's and Edge3's peers may lag the block Edge1 reported
 
     for reader_org in ("Cloud", "Edge3"):
         with Ledger.connect(live_network, reader_org) as other:
@@ -97,14 +87,14 @@ def test_chaincode_refusal_reaches_the_client_as_an_endorse_error(live_network: 
 
 
 def test_up_again_is_harmless(live_network: NetworkSpec) -> None:
-    before = _heights(live_network)
+    before = waits.wait_converged(live_network)  # no block of an earlier test still on its way
     up(live_network)
-    after = _heights(live_network)
+    after = waits.peer_heights(live_network)  # what up committed, the peer that reported it has
     assert after == before, "a second up must not add blocks (nothing to redo)"
 
 
 def test_a_replayed_signed_transaction_is_committed_valid_only_once(live_network: NetworkSpec) -> None:
-    from orchestrator.gateway import GatewayError
+    from orchestrator.gateway import SubmitError
     from orchestrator.gateway.deliver import blocks
 
     with Ledger.connect(live_network, "Edge2") as edge2:
@@ -121,15 +111,22 @@ def test_a_replayed_signed_transaction_is_committed_valid_only_once(live_network
             endorsing_orgs=["Edge2MSP"],
         )
         transaction = proposal.endorse()
-        assert transaction.submit().status().valid
+        first = transaction.submit().status()
+        assert first.valid
         # the same signed envelope again: refused, or ordered and marked invalid by the peers
-        with contextlib.suppress(GatewayError):
-            transaction.submit().status()
-        time.sleep(2)
-        seen = [
-            tx.validation_code
-            for b in blocks(edge2._gateway, live_network.topology.channel)
-            for tx in b.transactions
-            if tx.tx_id == transaction.tx_id
-        ]
-    assert seen.count(0) == 1, f"validation codes of the replayed tx id: {seen}"
+        try:
+            transaction.submit()
+            refusal = ""
+        except SubmitError as exc:
+            refusal = str(exc)
+
+        def seen() -> list[int]:
+            """Validation codes of the tx id in Edge2's blocks (none before the first commit)."""
+            chain = blocks(edge2._gateway, live_network.topology.channel, start=first.block_number)
+            return [tx.validation_code for b in chain for tx in b.transactions if tx.tx_id == transaction.tx_id]
+
+        # Once the orderer took the replay, it is in a later block: wait for that block (a commit
+        # status asked for by tx id could be the first one's), not for time to pass.
+        codes = seen() if refusal else waits.wait_until("the replayed envelope in a block", seen, lambda c: len(c) > 1)
+    print(f"\nreplayed envelope: {refusal[-160:] or 'ordered'}; validation codes {codes}")
+    assert codes.count(0) == 1, f"validation codes of the replayed tx id: {codes}"

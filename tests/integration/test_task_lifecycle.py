@@ -13,9 +13,14 @@ import pytest
 
 from orchestrator.gateway import CommitError, GatewayError
 from orchestrator.ledger import Ledger
-from orchestrator.network import NetworkSpec, status
+from orchestrator.network import NetworkSpec
+
+from . import waits
 
 pytestmark = pytest.mark.integration
+# Seconds from the request to the deadline of the task that expires: the award (five transactions,
+# each committed on every peer) must come first on a busy host too. The expiry waits for exactly it.
+EXPIRY_DEADLINE_S = 15
 
 
 @pytest.fixture(scope="module")
@@ -24,16 +29,20 @@ def orgs(live_network: NetworkSpec) -> Iterator[dict[str, Ledger]]:
     try:
         for name in ("Edge1", "Edge2", "Edge3", "Edge4"):
             if not ledgers[name].edge_registered(f"{name}MSP"):
-                ledgers[name].register_edge(cpu_cycles_per_sec=2_000_000_000, memory_mb=2048, price_per_gigacycle=3)
+                registered = ledgers[name].register_edge(
+                    cpu_cycles_per_sec=2_000_000_000, memory_mb=2048, price_per_gigacycle=3
+                )
+                waits.synced(live_network, registered)  # other orgs' peers endorse with this edge
         yield ledgers
     finally:
         for ledger in ledgers.values():
             ledger.close()
 
 
-def _request(requester: Ledger, payload: bytes, *, deadline_s: int) -> str:
+def _request(requester: Ledger, payload: bytes, *, deadline_s: int, synced: NetworkSpec | None = None) -> str:
+    """A task request with its payload; with ``synced``, returns once every peer committed it."""
     task_id = f"lc-{uuid.uuid4().hex[:10]}"
-    requester.request_task(
+    result = requester.request_task(
         task_id,
         cpu_cycles=3_000_000_000,
         input_bytes=len(payload),
@@ -42,38 +51,28 @@ def _request(requester: Ledger, payload: bytes, *, deadline_s: int) -> str:
         payload_hash=hashlib.sha256(payload).hexdigest(),
         payload=payload,
     )
+    if synced is not None:
+        waits.synced(synced, result)
     return task_id
 
 
-def _converge(spec: NetworkSpec, timeout: float = 30) -> None:
-    """Wait until every peer has every block: a commit is reported by one peer, others may lag."""
-    deadline = time.monotonic() + timeout
-    while len({n.height for n in status(spec).nodes if n.role == "peer"}) != 1:
-        assert time.monotonic() < deadline, "peers did not reach the same height"
-        time.sleep(0.2)
-
-
 def _shortlist_and_award(spec: NetworkSpec, orgs: dict[str, Ledger], task_id: str, payload: bytes, price: int) -> None:
-    """Each step is endorsed by another org's peer than the last one committed on: converge between."""
-    _converge(spec)
-    orgs["Cloud"].shortlist(task_id, ["Edge2MSP", "Edge3MSP"])
-    _converge(spec)
-    orgs["Edge2"].offer(task_id, willing=True, price=price, estimated_seconds=5)
-    orgs["Edge3"].offer(task_id, willing=False)
-    _converge(spec)
-    orgs["Edge1"].award(task_id, "Edge2MSP", payload=payload)
-    _converge(spec)
+    """Each step is endorsed by another org's peer than the last one committed on: every peer
+    commits each step before the next (the request too: call ``_request`` with ``synced``)."""
+    waits.synced(spec, orgs["Cloud"].shortlist(task_id, ["Edge2MSP", "Edge3MSP"]))
+    waits.synced(spec, orgs["Edge2"].offer(task_id, willing=True, price=price, estimated_seconds=5))
+    waits.synced(spec, orgs["Edge3"].offer(task_id, willing=False))
+    waits.synced(spec, orgs["Edge1"].award(task_id, "Edge2MSP", payload=payload))
 
 
 def test_full_lifecycle_moves_credits_and_keeps_payload_and_result_private(
     orgs: dict[str, Ledger], live_network: NetworkSpec
 ) -> None:
     payload, result = b"matrix 4096x4096 " + uuid.uuid4().bytes, b"eigenvalues " + uuid.uuid4().bytes
-    _converge(live_network)
+    waits.wait_converged(live_network)  # the Cloud's peer has every block of earlier tests
     before = {m: orgs["Cloud"].balance(m)["balance"] for m in ("Edge1MSP", "Edge2MSP")}
-    task_id = _request(orgs["Edge1"], payload, deadline_s=600)
+    task_id = _request(orgs["Edge1"], payload, deadline_s=600, synced=live_network)
     _shortlist_and_award(live_network, orgs, task_id, payload, price=120)
-    _converge(live_network)
 
     # read through the peer that reported the commit: another org's peer may be a block behind
     task = orgs["Edge1"].read_task(task_id)
@@ -86,8 +85,7 @@ def test_full_lifecycle_moves_credits_and_keeps_payload_and_result_private(
     assert orgs["Cloud"].verify_payload(task_id, payload)["matches"] is True
     assert orgs["Cloud"].verify_payload(task_id, b"forged")["matches"] is False
 
-    orgs["Edge2"].submit_result(task_id, result)
-    _converge(live_network)
+    waits.synced(live_network, orgs["Edge2"].submit_result(task_id, result))
     assert orgs["Edge1"].read_result(task_id) == result
     with pytest.raises(GatewayError):
         orgs["Edge3"].read_result(task_id)
@@ -105,7 +103,7 @@ def test_full_lifecycle_moves_credits_and_keeps_payload_and_result_private(
 
 def test_executor_alone_cannot_change_an_awarded_task(orgs: dict[str, Ledger], live_network: NetworkSpec) -> None:
     payload = b"sbe " + uuid.uuid4().bytes
-    task_id = _request(orgs["Edge1"], payload, deadline_s=600)
+    task_id = _request(orgs["Edge1"], payload, deadline_s=600, synced=live_network)
     _shortlist_and_award(live_network, orgs, task_id, payload, price=10)
     result = b"forged alone"
     with pytest.raises(CommitError) as err:
@@ -117,6 +115,7 @@ def test_executor_alone_cannot_change_an_awarded_task(orgs: dict[str, Ledger], l
             endorsing_orgs=["Edge2MSP"],
         )
     assert err.value.code_name == "ENDORSEMENT_POLICY_FAILURE"
+    waits.wait_for_block(live_network, err.value.block_number)  # the Cloud's peer has validated it too
     assert orgs["Cloud"].read_task(task_id)["status"] == "AWARDED"
 
 
@@ -124,15 +123,17 @@ def test_expiry_returns_the_escrow_and_lowers_the_executor_reputation(
     orgs: dict[str, Ledger], live_network: NetworkSpec
 ) -> None:
     payload = b"late " + uuid.uuid4().bytes
-    _converge(live_network)
+    waits.wait_converged(live_network)  # Edge1's peer has every block of earlier tests
     rep_before = orgs["Edge1"].balance("Edge2MSP")["reputation"]
     balance_before = orgs["Edge1"].balance("Edge1MSP")["balance"]
-    task_id = _request(orgs["Edge1"], payload, deadline_s=4)
+    task_id = _request(orgs["Edge1"], payload, deadline_s=EXPIRY_DEADLINE_S, synced=live_network)
     _shortlist_and_award(live_network, orgs, task_id, payload, price=50)
     assert orgs["Edge1"].balance("Edge1MSP")["balance"] == balance_before - 50
+    deadline = orgs["Cloud"].read_task(task_id)["deadline"]
+    print(f"\nawarded {deadline - time.time():.1f} s before the deadline")
     with pytest.raises(GatewayError, match="deadline"):
         orgs["Cloud"].expire(task_id)  # too early: refused at endorsement
-    time.sleep(max(0.0, orgs["Cloud"].read_task(task_id)["deadline"] - time.time() + 1.5))
+    waits.wait_past_deadline(deadline)
     orgs["Cloud"].expire(task_id)
     assert orgs["Cloud"].read_task(task_id)["status"] == "EXPIRED"
     assert orgs["Cloud"].balance("Edge1MSP")["balance"] == balance_before
@@ -150,9 +151,10 @@ def test_audit_passes_after_the_lifecycle_and_catches_a_tampered_block(live_netw
     assert report.ok, report.violations
     assert report.tasks >= 3 and report.transactions >= report.valid > 10
     assert report.credits["balanced"] is True
+    waits.wait_for_block(live_network, report.height - 1)  # Edge3's peer may lag the Cloud's
     with Ledger.connect(live_network, "Edge3") as edge3:
         chain = list(blocks(edge3._gateway, live_network.topology.channel))
-    assert len(chain) >= report.height - 1
+    assert len(chain) >= report.height
     chain[2] = dataclasses.replace(chain[2], data_hash=bytes(32))
     assert {v.check for v in check_chain(chain)} == {"data-hash"}
 
@@ -165,9 +167,8 @@ REFUSED: list[tuple[str, str, str]] = []  # (transaction, caller, the peer's ref
 
 
 def _snapshot(spec: NetworkSpec, orgs: dict[str, Ledger], task_id: str) -> tuple[Any, ...]:
-    _converge(spec)
+    heights = waits.wait_converged(spec)  # every peer has every block: the Cloud's state is the latest
     cloud = orgs["Cloud"]
-    heights = {n.height for n in status(spec).nodes if n.role == "peer"}
     balances = {m: cloud.balance(m) for m in ("Edge1MSP", "Edge2MSP", "Edge3MSP", "Edge4MSP")}
     return (cloud.read_task(task_id), len(cloud.task_history(task_id)), cloud.offers(task_id), balances, heights)
 
@@ -193,8 +194,7 @@ def test_every_transaction_refuses_every_role_that_must_not_call_it(
 ) -> None:
     spec = live_network
     payload, result = b"roles " + uuid.uuid4().bytes, b"done " + uuid.uuid4().bytes
-    task_id = _request(orgs["Edge1"], payload, deadline_s=600)
-    _converge(spec)
+    task_id = _request(orgs["Edge1"], payload, deadline_s=600, synced=spec)
     not_requester = "org {msp} is not the requester of task " + task_id
     _refuse(
         spec,
@@ -221,8 +221,7 @@ def test_every_transaction_refuses_every_role_that_must_not_call_it(
             ),
         ],
     )
-    orgs["Cloud"].shortlist(task_id, ["Edge2MSP", "Edge3MSP"])
-    _converge(spec)
+    waits.synced(spec, orgs["Cloud"].shortlist(task_id, ["Edge2MSP", "Edge3MSP"]))
     _refuse(
         spec,
         orgs,
@@ -236,9 +235,8 @@ def test_every_transaction_refuses_every_role_that_must_not_call_it(
             ),
         ],
     )
-    orgs["Edge2"].offer(task_id, willing=True, price=40, estimated_seconds=5)
-    orgs["Edge3"].offer(task_id, willing=False)
-    _converge(spec)
+    waits.synced(spec, orgs["Edge2"].offer(task_id, willing=True, price=40, estimated_seconds=5))
+    waits.synced(spec, orgs["Edge3"].offer(task_id, willing=False))
     _refuse(
         spec,
         orgs,
@@ -258,8 +256,7 @@ def test_every_transaction_refuses_every_role_that_must_not_call_it(
             ),
         ],
     )
-    orgs["Edge1"].award(task_id, "Edge2MSP", payload=payload)
-    _converge(spec)
+    waits.synced(spec, orgs["Edge1"].award(task_id, "Edge2MSP", payload=payload))
     _refuse(
         spec,
         orgs,
@@ -285,8 +282,7 @@ def test_every_transaction_refuses_every_role_that_must_not_call_it(
             ),
         ],
     )
-    orgs["Edge1"].transfer_ownership(task_id, "Edge4MSP")
-    _converge(spec)
+    waits.synced(spec, orgs["Edge1"].transfer_ownership(task_id, "Edge4MSP"))
     _refuse(
         spec,
         orgs,
@@ -300,8 +296,7 @@ def test_every_transaction_refuses_every_role_that_must_not_call_it(
             ),
         ],
     )
-    orgs["Edge2"].submit_result(task_id, result)
-    _converge(spec)
+    waits.synced(spec, orgs["Edge2"].submit_result(task_id, result))
     _refuse(
         spec,
         orgs,
@@ -319,11 +314,9 @@ def test_every_transaction_refuses_every_role_that_must_not_call_it(
     )
     orgs["Edge1"].settle(task_id)
 
-    late = _request(orgs["Edge1"], payload, deadline_s=3)
-    time.sleep(4.5)  # the transaction time must pass the deadline
-    _converge(spec)
-    orgs["Edge3"].expire(late)  # anyone may expire a task past its deadline
-    _converge(spec)
+    late = _request(orgs["Edge1"], payload, deadline_s=3, synced=spec)
+    waits.wait_past_deadline(orgs["Edge1"].read_task(late)["deadline"])  # the proposal time must pass it
+    waits.synced(spec, orgs["Edge3"].expire(late))  # anyone may expire a task past its deadline
     _refuse(
         spec,
         orgs,
