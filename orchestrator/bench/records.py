@@ -23,7 +23,8 @@ class TxStatus(StrEnum):
     INVALID = "invalid"  # committed in a block but marked invalid (e.g. MVCC_READ_CONFLICT)
     OK = "ok"  # a read (evaluate) answered
     ENDORSE_FAILED = "endorse_failed"
-    SUBMIT_FAILED = "submit_failed"
+    SUBMIT_FAILED = "submit_failed"  # refused on the way to the orderer: never ordered
+    SUBMIT_UNKNOWN = "submit_unknown"  # the submit call broke off (e.g. UNAVAILABLE): it may be ordered
     COMMIT_STATUS_FAILED = "commit_status_failed"  # e.g. timed out waiting; it may still have committed
     EVALUATE_FAILED = "evaluate_failed"
     ERROR = "error"  # anything else (a client-side bug shows here, not as a crash)

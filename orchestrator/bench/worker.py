@@ -329,6 +329,8 @@ class _Worker:
                 SubmitError: TxStatus.SUBMIT_FAILED,
                 CommitStatusError: TxStatus.COMMIT_STATUS_FAILED,
             }.get(type(exc), TxStatus.ERROR)
+            if isinstance(exc, SubmitError) and exc.outcome_unknown:
+                phase = TxStatus.SUBMIT_UNKNOWN
             return self._record(
                 call,
                 seq=seq,

@@ -47,7 +47,7 @@ class ScenarioResult:
     leader_change_s: float | None  # inject -> one live leader again (orderer faults)
     recovery_s: float | None  # inject -> committed throughput back to 80 % of baseline
     lost: int  # acknowledged VALID by the client, missing from some peer's ledger
-    phantom: int  # reported failed before ordering, yet VALID on a ledger
+    phantom: int  # reported failed before ordering (refused at endorsement or submit), yet VALID on a ledger
     peers_agree: bool
     audit_ok: bool
     violations: list[str] = field(default_factory=list)

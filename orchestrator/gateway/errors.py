@@ -99,6 +99,25 @@ class SubmitError(GatewayError):
 
     phase = "submit"
 
+    # Codes with which a Submit call can break off after the gateway peer passed the transaction
+    # on (the peer restarted, the connection dropped, the client gave up): it may still be ordered.
+    # The orderer's and the gateway's own refusals come as ABORTED, INVALID_ARGUMENT, ...
+    UNKNOWN_OUTCOME: ClassVar[frozenset[grpc.StatusCode]] = frozenset(
+        {
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.CANCELLED,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            grpc.StatusCode.UNKNOWN,
+            grpc.StatusCode.INTERNAL,
+        }
+    )
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """True when the transaction may have reached the orderer all the same (ask its commit
+        status, or look for it on the ledger, before calling it lost or failed)."""
+        return self.code is None or self.code in self.UNKNOWN_OUTCOME
+
 
 class CommitStatusError(GatewayError):
     """Asking for the transaction's commit status failed (the transaction may still commit)."""

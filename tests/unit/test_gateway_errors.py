@@ -146,6 +146,26 @@ def test_each_phase_names_itself(cls: type[GatewayError], phase: str) -> None:
     assert error.details == ()
 
 
+@pytest.mark.parametrize(
+    ("code", "unknown"),
+    [
+        (grpc.StatusCode.ABORTED, False),  # the orderer or the gateway refused it: never ordered
+        (grpc.StatusCode.INVALID_ARGUMENT, False),
+        (grpc.StatusCode.PERMISSION_DENIED, False),
+        (grpc.StatusCode.FAILED_PRECONDITION, False),
+        (grpc.StatusCode.UNAVAILABLE, True),  # "Stream removed": the peer restarted mid-call
+        (grpc.StatusCode.CANCELLED, True),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, True),
+        (grpc.StatusCode.UNKNOWN, True),
+        (grpc.StatusCode.INTERNAL, True),
+    ],
+)
+def test_a_submit_that_broke_off_may_still_be_ordered(code: grpc.StatusCode, unknown: bool) -> None:
+    error = SubmitError.from_rpc_error(FakeRpcError(code, "Stream removed"), tx_id="t9")
+    assert error.outcome_unknown is unknown
+    assert SubmitError.from_rpc_error(grpc.RpcError("opaque")).outcome_unknown
+
+
 def test_error_without_call_information() -> None:
     error = GatewayError.from_rpc_error(grpc.RpcError("opaque"))
     assert error.code is None
