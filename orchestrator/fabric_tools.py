@@ -9,7 +9,8 @@ import json
 import logging
 import os
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,21 @@ class ToolError(NetworkError):
         self.tool = tool
         self.detail = detail
         super().__init__(f"{tool} {' '.join(a for a in args[:3] if not a.startswith('/'))} failed: {detail}")
+
+
+def retry(what: str, call: Callable[[], None], *, timeout: float = 30, interval: float = 1) -> None:
+    """``call`` until it stops raising ToolError: a node that just became healthy may still reset
+    connections to its admin or gRPC listener. ``call`` must be idempotent (check, then act)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            call()
+            return
+        except ToolError as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.debug("%s: %s", what, exc)
+            time.sleep(interval)
 
 
 def org_admin_flags(state: StateDir, peers: Sequence[Node]) -> list[str]:

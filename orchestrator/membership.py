@@ -44,7 +44,7 @@ from orchestrator import consensus_health, engine, metrics
 from orchestrator import network as net
 from orchestrator.configtx_update import ChannelConfig, ConfigTx, Signer
 from orchestrator.errors import ConfigError, EnvironmentProblem, NetworkError
-from orchestrator.fabric_tools import FabricTools, ToolError
+from orchestrator.fabric_tools import FabricTools, ToolError, retry
 from orchestrator.paths import StateDir
 from orchestrator.render import render_configtx, render_crypto_config
 from orchestrator.topology import DEFAULT_TOPOLOGY, ORDERER_PORT, Node, Org, Topology, load_topology
@@ -585,20 +585,6 @@ def _check_ports_free(topology: Topology, node: Node, progress: Progress, *, pat
         time.sleep(1)
 
 
-def _retry(what: str, call: Callable[[], None], *, timeout: float = 30) -> None:
-    """``call`` until it stops raising ToolError (a node that just started may reset connections)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            call()
-            return
-        except ToolError as exc:
-            if time.monotonic() > deadline:
-                raise
-            log.debug("%s: %s", what, exc)
-            time.sleep(1)
-
-
 def _healthy(bind: str, node: Node) -> bool:
     return metrics.healthz(bind, node.operations_port)[0]
 
@@ -914,7 +900,7 @@ def add_orderer(spec: net.NetworkSpec, *, progress: Progress = _quiet, timeout: 
         if t.channel not in session.tools.orderer_channels(state, node):
             session.tools.orderer_join(state, node, t.channel, block=block)
 
-    _retry(f"osnadmin join {node.host}", join)
+    retry(f"osnadmin join {node.host}", join)
 
     def active() -> bool:
         try:

@@ -19,7 +19,7 @@ import yaml
 
 from orchestrator import engine, metrics, swarm
 from orchestrator.errors import ConfigError, EnvironmentProblem, NetworkError
-from orchestrator.fabric_tools import FabricTools, ToolError, org_admin_flags
+from orchestrator.fabric_tools import FabricTools, ToolError, org_admin_flags, retry
 from orchestrator.paths import StateDir, fabric_home
 from orchestrator.render import ccaas_package, package_id, render_compose, render_configtx, render_crypto_config
 from orchestrator.render.configtx import PROFILE
@@ -317,7 +317,8 @@ def _join_orderers(spec: NetworkSpec, tools: FabricTools, progress: Progress, ti
             progress(f"joining {node.host} to channel {channel!r} (osnadmin)")
             tools.orderer_join(spec.state, node, channel)
 
-    _parallel(join, spec.topology.orderers_nodes)
+    # a node that just became healthy may still reset its first admin connections: retried
+    _parallel(lambda node: retry(f"osnadmin join {node.host}", lambda: join(node)), spec.topology.orderers_nodes)
     progress("waiting for a consensus leader")
     try:
         _wait("a consensus leader", lambda: len(raft_leaders(spec)) == 1, timeout=timeout)
@@ -397,7 +398,7 @@ def _join_peers(spec: NetworkSpec, tools: FabricTools, progress: Progress) -> No
             _done_already(lambda: channel not in tools.peer_channels(spec.state, peer))(exc)
 
     progress(f"joining {len(spec.topology.peer_nodes)} peers to channel {channel!r}")
-    _parallel(join, spec.topology.peer_nodes)
+    _parallel(lambda peer: retry(f"peer channel join {peer.host}", lambda: join(peer)), spec.topology.peer_nodes)
 
 
 def _definition(spec: NetworkSpec) -> list[str]:

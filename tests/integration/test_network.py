@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from orchestrator import consensus_health
 from orchestrator.gateway import ChaincodeEvent, EndorseError
 from orchestrator.ledger import Ledger
 from orchestrator.network import NetworkSpec, raft_leaders, status, up
@@ -26,6 +27,21 @@ def test_every_node_is_healthy_and_exactly_one_orderer_leads(live_network: Netwo
     assert len(st.leaders) == 1
     assert len(raft_leaders(live_network)) == 1
     assert st.chaincode is not None and st.chaincode.get("sequence") == 1
+
+
+def test_the_ordering_cluster_reads_fit_for_a_consenter_change(live_network: NetworkSpec) -> None:
+    """The wait before `orderer add/remove` (consensus_health) reads Fabric's own gauges of this
+    consensus (etcdraft or BFT) and, on a network as `up` leaves it, returns."""
+    t = live_network.topology
+    state = consensus_health.wait_healthy(t, before="change a consenter", timeout=60)
+    assert state.healthy
+    samples = [consensus_health.sample(t, n) for n in t.orderers_nodes]
+    assert all(s.answered and s.cluster_size == len(t.orderers_nodes) for s in samples), samples
+    assert sum(s.is_leader for s in samples) == 1
+    if t.consensus == "bft":
+        assert len({s.leader_id for s in samples}) == 1 and samples[0].leader_id is not None
+    else:
+        assert all(s.active_nodes == len(t.orderers_nodes) for s in samples), samples
 
 
 def test_task_submitted_by_one_edge_is_read_back_from_another_org_and_all_peers_converge(
