@@ -12,12 +12,17 @@ Layout of a lab (``plan_lab`` computes it, nothing here guesses a name twice):
   198.18.0.0/15 (the benchmarking range: not in Docker's address pools, not routed anywhere) that
   no local address or route overlaps;
 * per host ``h<i>`` (i = 1..N): a network namespace ``mfl<id>-h<i>``, a veth pair ``mfl<id>h<i>``
-  (on the bridge) / ``eth0`` (inside), the address ``.<i+1>``, ``lo`` up, a default route via the
-  bridge; its own ``containerd`` and ``dockerd``, started with ``nsenter --net=/run/netns/...``
-  (``ip netns exec`` would remount /sys and hide the cgroup hierarchy), with their own data root,
-  exec root, socket, pid file, ``docker0`` address (``--bip``) and cgroup parent ``/mfl<id>h<i>``.
-  The engine's own containerd (not dockerd's "managed" one, which dockerd skips when a system
-  containerd runs) keeps every container process under this lab's control;
+  (on the bridge) / ``eth0`` (inside) with the address ``.<i+1>``, and ``lo`` up;
+* no default route in the namespaces, on purpose: the lab has no way out, so whatever tries one
+  fails at once instead of timing out. (The swarm agent tries to pull every task's image from
+  Docker Hub before it uses the local copy; with a route to nowhere each task waited for a DNS
+  timeout, ~10 s, one task after the other.) The host (the bridge's address) and the other hosts
+  are on the lab's subnet;
+* per host its own ``containerd`` and ``dockerd``, started with ``nsenter --net=/run/netns/...``
+  (``ip netns exec`` would remount /sys and hide the cgroup hierarchy), each with its own data
+  root, exec root, socket, pid file, empty ``daemon.json``, ``docker0`` address (``--bip``) and
+  cgroup parent ``/mfl<id>h<i>``. Its own containerd, not dockerd's "managed" one (dockerd uses a
+  system containerd instead when one runs), keeps every container process under the lab's control;
 * one iptables rule ``FORWARD -i mfl<id> -o mfl<id> -j ACCEPT`` (the host's Docker sets FORWARD's
   policy to DROP, and bridged traffic between the namespaces passes FORWARD), so the engines reach
   each other (swarm control 2377, gossip 7946, VXLAN 4789) and the host reaches them all.
@@ -105,7 +110,7 @@ class Engine:
     lab_id: str
     index: int  # 1..N
     address: IPv4Address
-    gateway: IPv4Address  # the bridge's address: the namespace's default route
+    gateway: IPv4Address  # the bridge's address: the host, as the namespace sees it
     prefixlen: int
     data_dir: Path  # <root>/h<i>: data roots and logs
     run_dir: Path  # <run root>/h<i>: exec roots, sockets, pid files, configs
@@ -179,7 +184,8 @@ class Engine:
 
     # -- commands -----------------------------------------------------------------------------
     def link_commands(self, bridge: str) -> list[list[str]]:
-        """Namespace plumbing, after ``ip netns add``: veth into the bridge, address, routes."""
+        """Namespace plumbing, after ``ip netns add``: veth into the bridge, address, links up. No
+        default route, on purpose: see the module's docstring."""
         ns = ["ip", "-n", self.netns]
         return [
             ["ip", "link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns", self.netns],
@@ -187,7 +193,6 @@ class Engine:
             [*ns, "addr", "add", f"{self.address}/{self.prefixlen}", "dev", "eth0"],
             [*ns, "link", "set", "eth0", "up"],
             [*ns, "link", "set", "lo", "up"],
-            [*ns, "route", "add", "default", "via", str(self.gateway)],
         ]
 
     def containerd_toml(self) -> str:
