@@ -37,7 +37,8 @@ links, cgroups, directories, the processes' pids and a marker of their command l
 dockerd then containerd by pid (SIGTERM, a grace period, SIGKILL; a pid whose command line no
 longer names the lab is left alone), any process still inside the lab's namespaces, cgroups or
 naming its directories (containerd shims), mounts under its directories, the namespaces, links,
-rule and bridge, then the directories. Nothing else on the machine is touched.
+rule and bridge, then the directories. Nothing else on the machine is touched (``ip netns`` keeps
+/run/netns, the mount point it shares with every other namespace user).
 
 Usage::
 
@@ -717,13 +718,14 @@ class Lab:
     def load_images(
         self, images: Sequence[str], *, source_env: Mapping[str, str] | None = None, progress: Progress = _quiet
     ) -> None:
-        """Copy ``images`` from the engine ``docker`` reaches with ``source_env`` (default: this
-        process's environment, i.e. the host engine) into every engine of the lab."""
+        """Copy ``images`` into every engine of the lab from the engine the ``docker`` CLI reaches
+        with ``source_env`` laid over this process's environment: by default the host engine (unless
+        DOCKER_HOST already points elsewhere: load before pointing it at the lab)."""
         if not images:
             return
         archive = self.plan.root / "images.tar"
         env = dict(source_env) if source_env is not None else {}
-        progress(f"saving {len(images)} image(s) from the host engine")
+        progress(f"saving {len(images)} image(s): {', '.join(images)}")
         result = self.system.run(["docker", "save", "-o", str(archive), *images], env=env, timeout=600)
         if not result.ok:
             raise EnvironmentProblem(f"docker save {' '.join(images)} failed: {result.last_line}: run 'make images'")

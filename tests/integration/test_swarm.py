@@ -5,9 +5,10 @@ on the host engine breaks the DNS of compose networks running there (issue 16).
 Order: a small compose network on the HOST engine commits a transaction; the module's engine
 starts outside a swarm (``up`` is refused there), becomes a single-node swarm and gets the stack
 (ports published at the engine's namespace address, the topology's ``ports.bind``); the stack is
-checked end to end like the compose network; then everything is torn down and the last test checks
-that nothing of the engine is left, the host engine's swarm state never changed and the compose
-network on it still commits.
+checked end to end like the compose network; a second lab of two engines forms a two-node swarm
+over its bridge (what a multi-host lab builds on); then everything is torn down and the last test
+checks that nothing of the engine is left, the host engine's swarm state never changed and the
+compose network on it still commits.
 """
 
 from __future__ import annotations
@@ -277,6 +278,25 @@ def test_task_submitted_by_one_edge_is_read_back_from_another_org(swarm_network:
         assert task["requester"] == "Edge1MSP"
         assert task["status"] == "REQUESTED"
         assert task["payloadHash"] == payload_hash
+
+
+def test_two_engines_on_one_bridge_form_one_swarm_and_leave_nothing(
+    tmp_path_factory: pytest.TempPathFactory, own_engine: OwnEngine
+) -> None:
+    """What a multi-host lab builds on: a second lab (beside the module's) of two engines that
+    reach each other over its bridge (the FORWARD rule), one manager and one worker."""
+    root = tmp_path_factory.getbasetemp() / f"netns-lab2-{os.getpid()}"
+    with ne.engines(root, hosts=2, progress=log.info) as lab:
+        state = lab.state
+        assert lab.plan.subnet != own_engine.lab.plan.subnet and lab.plan.lab_id != own_engine.lab.plan.lab_id
+        lab.swarm_init(progress=log.info)
+        manager, worker = lab.engines
+        system = ne.LinuxSystem()
+        nodes = system.run(manager.docker("node", "ls", "--format", "{{.Status}} {{.ManagerStatus}}"))
+        assert sorted(nodes.out.split("\n")) == ["", "Ready ", "Ready Leader"], nodes.out
+        info = system.run(worker.docker("info", "--format", "{{.Swarm.NodeAddr}} {{.Swarm.ControlAvailable}}"))
+        assert info.out.split() == [str(worker.address), "false"]
+    assert ne.leftovers(state) == []
 
 
 # ---- last: teardown, and the host engine's network as it was -----------------------------------
