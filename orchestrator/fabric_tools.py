@@ -80,7 +80,7 @@ class FabricTools:
         admin_tls = state.user_tls(orderer.org, "Admin")
         return [
             "-o",
-            f"127.0.0.1:{orderer.admin_port}",
+            orderer.admin_endpoint,
             "--ca-file",
             str(state.org_tls_ca(orderer.org)),
             "--client-cert",
@@ -122,7 +122,7 @@ class FabricTools:
         return {
             "CORE_PEER_LOCALMSPID": peer.org.msp_id,
             "CORE_PEER_MSPCONFIGPATH": str(state.user_msp(peer.org, "Admin")),
-            "CORE_PEER_ADDRESS": f"127.0.0.1:{peer.host_port}",
+            "CORE_PEER_ADDRESS": peer.endpoint,
             "CORE_PEER_TLS_ENABLED": "true",
             "CORE_PEER_TLS_ROOTCERT_FILE": str(state.org_tls_ca(peer.org)),
             "FABRIC_LOGGING_SPEC": "WARNING",
@@ -136,7 +136,7 @@ class FabricTools:
         return [ln.strip() for ln in out.splitlines() if ln.strip() and not ln.startswith("Channels ")]
 
     def orderer_flags(self, state: StateDir, orderer: Node) -> list[str]:
-        return ["-o", f"127.0.0.1:{orderer.host_port}", "--tls", "--cafile", str(state.org_tls_ca(orderer.org))]
+        return ["-o", orderer.endpoint, "--tls", "--cafile", str(state.org_tls_ca(orderer.org))]
 
     def installed_packages(self, state: StateDir, peer: Node) -> list[str]:
         out = self.peer(state, peer, ["lifecycle", "chaincode", "queryinstalled", "--output", "json"])
@@ -193,7 +193,7 @@ def org_admin_flags(state: StateDir, peers: Sequence[Node]) -> list[str]:
     for peer in peers:
         flags += [
             "--peerAddresses",
-            f"127.0.0.1:{peer.host_port}",
+            peer.endpoint,
             "--tlsRootCertFiles",
             str(state.org_tls_ca(peer.org)),
         ]

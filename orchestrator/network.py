@@ -210,13 +210,19 @@ def _wait(what: str, check: Callable[[], bool], *, timeout: float, interval: flo
         time.sleep(interval)
 
 
-def _preflight(spec: NetworkSpec) -> tuple[object, FabricTools]:
-    client = engine.connect()
+def required_images(spec: NetworkSpec) -> list[str]:
+    """The images the network's containers run (what ``up`` checks the engine has): peer, orderer,
+    chaincode server, and the link proxy when edges' links are proxied (compose only)."""
     images = Images.for_version(spec.fabric_version)
     wanted = [images.peer, images.orderer, images.chaincode]
     if spec.topology.links.proxied:
         wanted.append(toxiproxy_image())
-    missing = engine.missing_images(client, wanted)
+    return wanted
+
+
+def _preflight(spec: NetworkSpec) -> tuple[object, FabricTools]:
+    client = engine.connect()
+    missing = engine.missing_images(client, required_images(spec))
     if missing:
         raise EnvironmentProblem(f"image(s) {', '.join(missing)} not built: run 'make images'")
     return client, FabricTools.locate(spec.fabric_version)

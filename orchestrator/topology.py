@@ -145,6 +145,9 @@ class ChaincodeSpec(_Strict):
 
 class PortsSpec(_Strict):
     base: int = Field(7000, ge=1024, le=60000)
+    # The address host ports are published on, and where host-side clients (the Fabric CLI tools,
+    # the gateway, metrics scrapes) reach the nodes: the loopback, or e.g. the address of a Docker
+    # engine in its own network namespace (orchestrator.netns_engine). Every TLS certificate names it.
     bind: str = "127.0.0.1"
 
 
@@ -236,8 +239,10 @@ class Topology(_Strict):
         orderers: int | None = None,
         port_base: int | None = None,
         consensus: str | None = None,
+        bind: str | None = None,
     ) -> Topology:
-        """A copy with the command-line overrides applied (validated like the file)."""
+        """A copy with the command-line overrides applied (validated like the file). ``bind``: the
+        address host ports are published on and reached at (``ports.bind``)."""
         data = self.model_dump()
         if edges is not None:
             data["edges"]["count"] = edges
@@ -245,6 +250,8 @@ class Topology(_Strict):
             data["orderers"]["count"] = orderers
         if port_base is not None:
             data["ports"]["base"] = port_base
+        if bind is not None:
+            data["ports"]["bind"] = bind
         if consensus is not None:
             data["consensus"] = consensus
             if orderers is None and consensus != self.consensus:
@@ -287,6 +294,7 @@ class Topology(_Strict):
                 short=f"orderer{i}",
                 index=i - 1 if i <= o.count else EXTRA_ORDERER_SLOT + i - o.count - 1,
                 ports_base=self.ports.base,
+                bind=self.ports.bind,
             )
             for i in range(1, o.count + o.added + 1)
             if i not in o.removed
@@ -301,6 +309,7 @@ class Topology(_Strict):
                 short="peer0",
                 index=start + (int(org.name.removeprefix("Edge")) if org.kind is OrgKind.EDGE else 0),
                 ports_base=self.ports.base,
+                bind=self.ports.bind,
             )
             for org in self.peer_orgs
         )
@@ -371,6 +380,7 @@ class Node:
     short: str  # "orderer1" or "peer0"
     index: int  # position in the topology: decides the host ports
     ports_base: int
+    bind: str = "127.0.0.1"  # the topology's ports.bind: where host-side clients reach its ports
 
     @property
     def host(self) -> str:
@@ -388,6 +398,16 @@ class Node:
     def host_port(self) -> int:
         """The node's main gRPC port (peer or orderer service) on the host."""
         return self.ports_base + 10 * self.index
+
+    @property
+    def endpoint(self) -> str:
+        """``address:port`` of the node's main gRPC port, as host-side clients reach it."""
+        return f"{self.bind}:{self.host_port}"
+
+    @property
+    def admin_endpoint(self) -> str:
+        """``address:port`` of the orderer's channel-participation admin endpoint."""
+        return f"{self.bind}:{self.admin_port}"
 
     @property
     def operations_port(self) -> int:

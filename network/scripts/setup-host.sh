@@ -58,7 +58,17 @@ if ! docker compose version >/dev/null 2>&1; then
   cp "$built" "$plugin_dir/docker-compose"
   docker compose version >/dev/null 2>&1 || die "docker compose does not run after install"
 fi
-# 4. chromium, only for the tests (headless check of the HTML report)
+# 4. ip (iproute2) and nsenter (util-linux): the swarm tests run a Docker engine of their own in a
+#    network namespace (orchestrator/netns_engine.py); minimal images may lack them
+if ! command -v ip >/dev/null; then
+  log "installing iproute2 (ip netns, for the swarm tests' own engine)"
+  apt_install iproute2
+fi
+if ! command -v nsenter >/dev/null; then
+  log "installing util-linux (nsenter, for the swarm tests' own engine)"
+  apt_install util-linux
+fi
+# 5. chromium, only for the tests (headless check of the HTML report)
 if [ $want_browser = 1 ] && ! command -v chromium >/dev/null; then
   log "installing Debian's chromium (headless report check)"
   apt_install chromium

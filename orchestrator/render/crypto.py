@@ -7,9 +7,15 @@ from typing import Any
 from orchestrator.render._yaml import dump
 from orchestrator.topology import OrgKind, Topology
 
-# Every node's TLS certificate also names the loopback, so host-side tools (osnadmin, the peer
-# CLI, the Python gateway) can reach published ports without overriding the server name.
+# Every node's TLS certificate also names the loopback and the topology's ports.bind, so host-side
+# tools (osnadmin, the peer CLI, the Python gateway) can reach published ports without overriding
+# the server name.
 _LOOPBACK_SANS = ["localhost", "127.0.0.1"]
+
+
+def _host_sans(topology: Topology) -> list[str]:
+    bind = topology.ports.bind
+    return [*_LOOPBACK_SANS, bind] if bind not in _LOOPBACK_SANS else list(_LOOPBACK_SANS)
 
 
 # Edges reach orderers through their link proxy when links are emulated (TLS passes through, the
@@ -20,13 +26,13 @@ MAX_EDGES = 32
 
 def _orderer_sans(topology: Topology) -> list[str]:
     proxies = [f"proxy.edge{i}.{topology.domain}" for i in range(1, MAX_EDGES + 1)]
-    return [*_LOOPBACK_SANS, *proxies] if topology.links.proxied else list(_LOOPBACK_SANS)
+    return [*_host_sans(topology), *proxies] if topology.links.proxied else _host_sans(topology)
 
 
 def _peer_sans(topology: Topology, kind: OrgKind, domain: str) -> list[str]:
     if topology.links.proxied and kind is OrgKind.EDGE:
-        return [*_LOOPBACK_SANS, f"proxy.{domain}"]
-    return list(_LOOPBACK_SANS)
+        return [*_host_sans(topology), f"proxy.{domain}"]
+    return _host_sans(topology)
 
 
 def render_crypto_config(topology: Topology) -> str:

@@ -48,6 +48,14 @@ def test_crypto_config_names_every_node_with_loopback_sans() -> None:
     assert all("127.0.0.1" in s["SANS"] for o in data["PeerOrgs"] for s in o["Specs"])
 
 
+def test_a_non_loopback_bind_is_named_by_every_tls_certificate() -> None:
+    data = yaml.safe_load(render_crypto_config(load_topology().with_overrides(bind="198.18.7.2")))
+    specs = [s for o in [*data["OrdererOrgs"], *data["PeerOrgs"]] for s in o["Specs"]]
+    assert all(s["SANS"] == ["localhost", "127.0.0.1", "198.18.7.2"] for s in specs)
+    default = yaml.safe_load(render_crypto_config(load_topology()))
+    assert all(s["SANS"] == ["localhost", "127.0.0.1"] for s in default["OrdererOrgs"][0]["Specs"])
+
+
 def test_configtx_has_raft_consenters_anchor_peers_and_version_capabilities() -> None:
     t = load_topology().with_overrides(orderers=5)
     state = StateDir(Path("/s"))

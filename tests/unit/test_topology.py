@@ -38,6 +38,15 @@ def test_overrides_are_validated_like_the_file() -> None:
         t.with_overrides(edges=0)
 
 
+def test_bind_override_moves_every_endpoint_host_side_clients_use() -> None:
+    t = load_topology().with_overrides(bind="198.18.7.2", port_base=23000)
+    assert t.ports.bind == "198.18.7.2"
+    assert t.peer_nodes[0].endpoint == f"198.18.7.2:{t.peer_nodes[0].host_port}"
+    assert t.orderers_nodes[0].admin_endpoint == f"198.18.7.2:{t.orderers_nodes[0].admin_port}"
+    assert load_topology().peer_nodes[0].endpoint == f"127.0.0.1:{load_topology().peer_nodes[0].host_port}"
+    assert t.with_overrides(edges=2).ports.bind == "198.18.7.2", "other overrides keep it"
+
+
 def test_orderer_count_must_fit_the_consensus() -> None:
     t = load_topology()
     assert t.with_overrides(consensus="bft").orderers.count == 4
