@@ -22,11 +22,13 @@ with one line naming the consenters not yet active.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from orchestrator import metrics
 from orchestrator.errors import NetworkError
+from orchestrator.render.configtx import bft_consenter_ids
 from orchestrator.topology import Node, Topology
 
 
@@ -40,7 +42,8 @@ class ConsenterSample:
     active_nodes: int | None = None  # etcdraft only
     committed: int | None = None
     is_leader: bool = False
-    leader_id: int | None = None  # SmartBFT only
+    leader_id: int | None = None  # SmartBFT only: whom it follows
+    own_id: int | None = None  # SmartBFT only: its consenter ID
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,26 @@ def sample(topology: Topology, node: Node) -> ConsenterSample:
         committed=_int(gauge("committed_block_number")),
         is_leader=gauge("is_leader") == 1,
         leader_id=_int(gauge("leader_id")),
+        own_id=bft_consenter_ids(topology)[node] if topology.consensus == "bft" else None,
     )
+
+
+def leaders(samples: Sequence[ConsenterSample], *, consensus: str) -> list[ConsenterSample]:
+    """The consenters that lead. etcdraft: those that say so (``is_leader``). SmartBFT sets
+    ``is_leader`` and ``leader_id`` at start and when it delivers a block through consensus, so an
+    orderer restarted while the others moved on to a new view still claims the old one until the
+    next block it orders; then the leader is the claimer whose ID a majority of the consenters
+    name in ``leader_id``."""
+    claimers = [s for s in samples if s.answered and s.is_leader]
+    if consensus != "bft" or len(claimers) <= 1:
+        return claimers
+    votes = Counter(s.leader_id for s in samples if s.answered and s.leader_id is not None)
+    if votes:
+        named, count = votes.most_common(1)[0]
+        chosen = [s for s in claimers if s.own_id == named]
+        if 2 * count > len(samples) and chosen:
+            return chosen
+    return claimers
 
 
 def assess(
@@ -105,12 +127,12 @@ def assess(
     not_ready: list[str] = []
     excused = 0
     problems: list[str] = []
-    leaders = [s for s in samples if s.answered and s.is_leader]
-    if not leaders:
+    leading = leaders(samples, consensus=consensus)
+    if not leading:
         problems.append("no consensus leader")
-    elif len(leaders) > 1:
-        problems.append(f"{len(leaders)} nodes claim leadership ({', '.join(s.name for s in leaders)})")
-    leader = leaders[0] if len(leaders) == 1 else None
+    elif len(leading) > 1:
+        problems.append(f"{len(leading)} nodes claim leadership ({', '.join(s.name for s in leading)})")
+    leader = leading[0] if len(leading) == 1 else None
     target = leader_committed if leader_committed is not None else (leader.committed if leader else None)
     leader_id = leader.leader_id if leader else None
     for s in samples:
@@ -147,12 +169,12 @@ def check(topology: Topology, *, leaving: str | None = None) -> Assessment:
     """Scrape every consenter of ``topology`` (the leader first, then the others) and assess."""
     nodes = topology.orderers_nodes
     first = [sample(topology, n) for n in nodes]
-    leaders = [s for s in first if s.is_leader]
-    if len(leaders) != 1:
+    leading = leaders(first, consensus=topology.consensus)
+    if len(leading) != 1:
         return assess(first, consensus=topology.consensus, leaving=leaving)
     # caught up to the leader's block as of now: the others scraped after it
-    target = leaders[0].committed
-    again = [sample(topology, n) if not s.is_leader else s for n, s in zip(nodes, first, strict=True)]
+    target = leading[0].committed
+    again = [sample(topology, n) if s is not leading[0] else s for n, s in zip(nodes, first, strict=True)]
     return assess(again, consensus=topology.consensus, leader_committed=target, leaving=leaving)
 
 

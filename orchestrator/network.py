@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator import engine, metrics, swarm
+from orchestrator import consensus_health, engine, metrics, swarm
 from orchestrator.errors import ConfigError, EnvironmentProblem, NetworkError
 from orchestrator.fabric_tools import FabricTools, ToolError, org_admin_flags, retry
 from orchestrator.paths import StateDir, fabric_home
@@ -351,23 +351,15 @@ def _dns_hint(spec: NetworkSpec) -> str:
     return ""
 
 
-def _consensus_metric(spec: NetworkSpec, name: str) -> str:
-    """etcdraft and SmartBFT export the same gauges under their own prefix."""
-    return f"consensus_{'BFT' if spec.topology.consensus == 'bft' else 'etcdraft'}_{name}"
-
-
 def raft_leaders(spec: NetworkSpec) -> list[Node]:
-    """Orderers that report themselves consensus leader (Raft leader or BFT primary)."""
-    return [
-        node
-        for node in spec.topology.orderers_nodes
-        if metrics.value(
-            metrics.scrape(spec.topology.ports.bind, node.operations_port),
-            _consensus_metric(spec, "is_leader"),
-            channel=spec.topology.channel,
-        )
-        == 1
-    ]
+    """Orderers that lead (Raft leader or BFT primary; see :func:`consensus_health.leaders`)."""
+    t = spec.topology
+    leading = {s.name for s in consensus_health.leaders(_consenter_samples(spec), consensus=t.consensus)}
+    return [node for node in t.orderers_nodes if node.short in leading]
+
+
+def _consenter_samples(spec: NetworkSpec) -> list[consensus_health.ConsenterSample]:
+    return [consensus_health.sample(spec.topology, node) for node in spec.topology.orderers_nodes]
 
 
 # Parallel node calls (peer CLI processes, gateway connections) at most: enough for 32 edges at once.
@@ -552,14 +544,14 @@ def status(spec: NetworkSpec) -> Status:
             for c in engine.project_containers(client, spec.project)
         }
     t = spec.topology
+    consenters = {s.name: s for s in _consenter_samples(spec)}
+    leading = {s.name for s in consensus_health.leaders(list(consenters.values()), consensus=t.consensus)}
     nodes = []
     for node in t.nodes:
-        samples = metrics.scrape(t.ports.bind, node.operations_port)
         healthy, detail = metrics.healthz(t.ports.bind, node.operations_port)
         if node.is_orderer:
-            committed = metrics.value(samples, _consensus_metric(spec, "committed_block_number"), channel=t.channel)
-            height = int(committed) + 1 if committed is not None else None
-            leader = metrics.value(samples, _consensus_metric(spec, "is_leader"), channel=t.channel)
+            consenter = consenters[node.short]
+            height = consenter.committed + 1 if consenter.committed is not None else None
             nodes.append(
                 NodeStatus(
                     node.host,
@@ -569,10 +561,11 @@ def status(spec: NetworkSpec) -> Status:
                     healthy,
                     detail,
                     height,
-                    leader == 1 if leader is not None else None,
+                    node.short in leading if consenter.answered else None,
                 )
             )
         else:
+            samples = metrics.scrape(t.ports.bind, node.operations_port)
             h = metrics.value(samples, "ledger_blockchain_height", channel=t.channel)
             nodes.append(
                 NodeStatus(

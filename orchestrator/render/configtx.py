@@ -8,7 +8,7 @@ from typing import Any
 from orchestrator.errors import ConfigError
 from orchestrator.paths import StateDir
 from orchestrator.render._yaml import dump
-from orchestrator.topology import ORDERER_PORT, PEER_PORT, Org, OrgKind, Topology
+from orchestrator.topology import ORDERER_PORT, PEER_PORT, Node, Org, OrgKind, Topology
 
 PROFILE = "MecChannel"
 
@@ -63,6 +63,12 @@ def _rel(state: StateDir, path: Path) -> str:
     return str(path.relative_to(state.root))
 
 
+def bft_consenter_ids(topology: Topology) -> dict[Node, int]:
+    """SmartBFT consenter IDs (the ``ConsenterMapping``): 1..n in the topology's orderer order. The
+    orderers' ``leader_id`` gauge names the leader by this ID."""
+    return {node: i for i, node in enumerate(topology.orderers_nodes, start=1)}
+
+
 def render_configtx(topology: Topology, *, fabric_version: str, state: StateDir) -> str:
     if topology.consensus == "bft" and channel_capability(fabric_version) != "V3_0":
         raise ConfigError(f"consensus bft needs Fabric 3 (channel capability V3_0), not Fabric {fabric_version}")
@@ -88,7 +94,7 @@ def render_configtx(topology: Topology, *, fabric_version: str, state: StateDir)
                 "ClientTLSCert": _rel(state, state.node_tls(node) / "server.crt"),
                 "ServerTLSCert": _rel(state, state.node_tls(node) / "server.crt"),
             }
-            for i, node in enumerate(topology.orderers_nodes, start=1)
+            for node, i in bft_consenter_ids(topology).items()
         ]
         orderer["SmartBFT"] = {
             "RequestBatchMaxInterval": o.batch_timeout,

@@ -28,7 +28,13 @@ def _raft(n: int, *, leader: int = 0, committed: int = 10) -> list[ConsenterSamp
 def _bft(n: int, *, leader: int = 0) -> list[ConsenterSample]:
     return [
         ConsenterSample(
-            f"orderer{i + 1}", answered=True, cluster_size=n, committed=7, is_leader=i == leader, leader_id=leader + 1
+            f"orderer{i + 1}",
+            answered=True,
+            cluster_size=n,
+            committed=7,
+            is_leader=i == leader,
+            leader_id=leader + 1,
+            own_id=i + 1,
         )
         for i in range(n)
     ]
@@ -219,3 +225,32 @@ def test_wait_refuses_after_the_timeout_with_one_line_naming_the_consenters() ->
         "(the leader orderer1 sees 3 of 5 consenters active; orderer4 (no answer on its operations port))"
     )
     assert 10 < clock.now <= 11
+
+
+def test_a_restarted_bft_leader_that_still_claims_its_old_view_is_not_the_leader() -> None:
+    """SmartBFT reports is_leader/leader_id from the last block a node ordered: orderer1, killed as
+    leader and restarted after orderer2 took over, claims to lead until it orders a block."""
+    samples = _bft(4, leader=1)  # orderer2 leads, everyone names 2
+    samples[0] = dataclasses.replace(samples[0], is_leader=True, leader_id=1)
+    assert [s.name for s in ch.leaders(samples, consensus="bft")] == ["orderer2"]
+    state = assess(samples, consensus="bft")
+    assert state.not_ready == ("orderer1 (follows leader 1, not 2)",) and not state.problems
+    # etcdraft has no such gauge: two claimers are two claimers
+    assert [s.name for s in ch.leaders(samples, consensus="etcdraft")] == ["orderer1", "orderer2"]
+
+
+def test_without_a_majority_naming_one_of_them_every_bft_claimer_is_returned() -> None:
+    samples = _bft(4, leader=1)
+    samples[0] = dataclasses.replace(samples[0], is_leader=True, leader_id=1)
+    samples[2] = dataclasses.replace(samples[2], leader_id=1)  # 2 name orderer1, 2 name orderer2
+    assert [s.name for s in ch.leaders(samples, consensus="bft")] == ["orderer1", "orderer2"]
+    assert "2 nodes claim leadership (orderer1, orderer2)" in assess(samples, consensus="bft").problems
+
+
+def test_bft_samples_carry_the_consenter_id_the_config_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    topology = load_topology().with_overrides(consensus="bft")
+    text = 'consensus_BFT_leader_id{channel="mec"} 3\nconsensus_BFT_is_leader{channel="mec"} 1\n'
+    monkeypatch.setattr(metrics, "scrape", lambda host, port: parse_prometheus(text))
+    got = [ch.sample(topology, n) for n in topology.orderers_nodes]
+    assert [s.own_id for s in got] == [1, 2, 3, 4]
+    assert all(s.leader_id == 3 and s.is_leader for s in got)
