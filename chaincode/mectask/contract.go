@@ -241,7 +241,7 @@ func (c *TaskContract) requestTask(ctx contractapi.TransactionContextInterface, 
 			return nil, err
 		}
 	}
-	if err := saveTask(ctx, nil, task, EventTaskRequested, mspID, nil); err != nil {
+	if err := commitTask(ctx, nil, task, EventTaskRequested, mspID); err != nil {
 		return nil, err
 	}
 	return task, nil
