@@ -18,8 +18,9 @@ import (
 // transaction's own arguments after taskID, then taskTx.load (or openTaskTx
 // when taskID is the only argument). Step (5) of a transaction that changes
 // the status is requireTransition (CanTransition to its target status), and
-// every task is written by taskTx.save, which checks the written status
-// against CanTransition once more (the guard in tasktx.go).
+// every task is written by taskTx.save, first of the transaction's writes,
+// which checks the written status against CanTransition once more (the guard
+// in tasktx.go).
 
 // clone copies a task so that the read version stays intact for the
 // transition guard (taskTx.save) and the index maintenance of saveTask.
@@ -230,6 +231,9 @@ func (c *TaskContract) Award(ctx contractapi.TransactionContextInterface, taskID
 	after.AwardedAt = now
 	after.PayloadDelivered = hasPayload
 	touch(ctx, after, now)
+	if err := tx.save(ctx, after, EventTaskAwarded); err != nil {
+		return nil, err
+	}
 	if err := saveEdge(ctx, requester); err != nil {
 		return nil, err
 	}
@@ -239,9 +243,6 @@ func (c *TaskContract) Award(ctx contractapi.TransactionContextInterface, taskID
 		}
 	}
 	if err := setAwardedTaskPolicy(ctx, taskID, task.Requester, executorMSPID); err != nil {
-		return nil, err
-	}
-	if err := tx.save(ctx, after, EventTaskAwarded); err != nil {
 		return nil, err
 	}
 	return after, nil
@@ -272,10 +273,10 @@ func (c *TaskContract) SendPayload(ctx contractapi.TransactionContextInterface, 
 	after := task.clone()
 	after.PayloadDelivered = true
 	touch(ctx, after, now)
-	if err := putPrivate(ctx, task.Executor, payloadObjectType, taskID, payload); err != nil {
+	if err := tx.save(ctx, after, EventPayloadSent); err != nil {
 		return nil, err
 	}
-	if err := tx.save(ctx, after, EventPayloadSent); err != nil {
+	if err := putPrivate(ctx, task.Executor, payloadObjectType, taskID, payload); err != nil {
 		return nil, err
 	}
 	return after, nil
@@ -317,6 +318,9 @@ func (c *TaskContract) SubmitResult(ctx contractapi.TransactionContextInterface,
 	after.ResultHash = hash
 	after.CompletedAt = now
 	touch(ctx, after, now)
+	if err := tx.save(ctx, after, EventTaskCompleted); err != nil {
+		return nil, err
+	}
 	for _, org := range []string{task.Requester, task.Executor} {
 		if err := putPrivate(ctx, org, resultObjectType, taskID, result); err != nil {
 			return nil, err
@@ -325,9 +329,6 @@ func (c *TaskContract) SubmitResult(ctx contractapi.TransactionContextInterface,
 	// The result is in: from now on only requester AND executor may change
 	// the task (Settle, Dispute), never requester and Cloud.
 	if err := setCompletedTaskPolicy(ctx, taskID, task.Requester, task.Executor); err != nil {
-		return nil, err
-	}
-	if err := tx.save(ctx, after, EventTaskCompleted); err != nil {
 		return nil, err
 	}
 	return after, nil
@@ -370,10 +371,10 @@ func (c *TaskContract) Settle(ctx contractapi.TransactionContextInterface, taskI
 	after.Escrow = 0
 	after.ClosedAt = now
 	touch(ctx, after, now)
-	if err := saveEdge(ctx, executor); err != nil {
+	if err := tx.save(ctx, after, EventTaskSettled); err != nil {
 		return nil, err
 	}
-	if err := tx.save(ctx, after, EventTaskSettled); err != nil {
+	if err := saveEdge(ctx, executor); err != nil {
 		return nil, err
 	}
 	return after, nil
@@ -429,13 +430,13 @@ func (c *TaskContract) Dispute(ctx contractapi.TransactionContextInterface, task
 	after.DisputeReason = reason
 	after.ClosedAt = now
 	touch(ctx, after, now)
+	if err := tx.save(ctx, after, EventTaskDisputed); err != nil {
+		return nil, err
+	}
 	for _, e := range []*Edge{executor, requester} {
 		if err := saveEdge(ctx, e); err != nil {
 			return nil, err
 		}
-	}
-	if err := tx.save(ctx, after, EventTaskDisputed); err != nil {
-		return nil, err
 	}
 	return after, nil
 }
@@ -483,6 +484,9 @@ func (c *TaskContract) Expire(ctx contractapi.TransactionContextInterface, taskI
 	after.Escrow = 0
 	after.ClosedAt = now
 	touch(ctx, after, now)
+	if err := tx.save(ctx, after, EventTaskExpired); err != nil {
+		return nil, err
+	}
 	for _, e := range edges {
 		if err := saveEdge(ctx, e); err != nil {
 			return nil, err
@@ -492,9 +496,6 @@ func (c *TaskContract) Expire(ctx contractapi.TransactionContextInterface, taskI
 		if err := clearTaskEndorsers(ctx, taskID); err != nil {
 			return nil, err
 		}
-	}
-	if err := tx.save(ctx, after, EventTaskExpired); err != nil {
-		return nil, err
 	}
 	return after, nil
 }
@@ -577,13 +578,13 @@ func (c *TaskContract) TransferOwnership(ctx contractapi.TransactionContextInter
 	after := task.clone()
 	after.PendingOwner = newOwnerMSPID
 	touch(ctx, after, now)
+	if err := tx.save(ctx, after, EventOwnershipProposed); err != nil {
+		return nil, err
+	}
 	if hasPayload {
 		if err := putPrivate(ctx, newOwnerMSPID, payloadObjectType, taskID, payload); err != nil {
 			return nil, err
 		}
-	}
-	if err := tx.save(ctx, after, EventOwnershipProposed); err != nil {
-		return nil, err
 	}
 	return after, nil
 }
@@ -635,6 +636,9 @@ func (c *TaskContract) AcceptOwnership(ctx contractapi.TransactionContextInterfa
 	after.Requester = caller
 	after.PendingOwner = ""
 	touch(ctx, after, now)
+	if err := tx.save(ctx, after, EventOwnershipTransferred); err != nil {
+		return nil, err
+	}
 	for _, e := range edges {
 		if err := saveEdge(ctx, e); err != nil {
 			return nil, err
@@ -644,9 +648,6 @@ func (c *TaskContract) AcceptOwnership(ctx contractapi.TransactionContextInterfa
 		if err := setAwardedTaskPolicy(ctx, taskID, caller, task.Executor); err != nil {
 			return nil, err
 		}
-	}
-	if err := tx.save(ctx, after, EventOwnershipTransferred); err != nil {
-		return nil, err
 	}
 	return after, nil
 }

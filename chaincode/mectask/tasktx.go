@@ -210,7 +210,9 @@ func commitTask(ctx contractapi.TransactionContextInterface, before, after *Task
 }
 
 // save writes the task as changed by the transaction, as its caller, through
-// commitTask: the task read by load is the before of the guard.
+// commitTask: the task read by load is the before of the guard. Transactions
+// call it before their other writes (edges, private data, the key policy),
+// so that a write the guard refuses leaves nothing written.
 func (tx *taskTx) save(ctx contractapi.TransactionContextInterface, after *Task, event string) error {
 	return commitTask(ctx, tx.task, after, event, tx.caller)
 }
