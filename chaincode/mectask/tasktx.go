@@ -140,14 +140,14 @@ func readTransient(ctx contractapi.TransactionContextInterface, rules ...transie
 }
 
 // The status transition guard. CanTransition (model.go) is the state
-// machine; every transaction that writes a task passes through it twice:
+// machine, checked twice:
 //
 //   - before anything is written, requireTransition (step (5) of the
-//     validation order) refuses a task whose status CanTransition does not
-//     let the transaction's target status follow, with the user-facing text
-//     of requireStatus;
-//   - when the task is written, commitTask compares the task as read with the
-//     task as written (checkTransition) and refuses any write the state
+//     validation order of a transaction that changes the status) refuses a
+//     task whose status CanTransition does not let the transaction's target
+//     status follow, with the user-facing text of requireStatus;
+//   - when any task is written, commitTask compares the task as read with
+//     the task as written (checkTransition) and refuses any write the state
 //     machine does not allow, whatever the transaction computed.
 //
 // saveTask (store.go) is the bare write below the guard: no transaction
