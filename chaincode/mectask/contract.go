@@ -236,13 +236,13 @@ func (c *TaskContract) requestTask(ctx contractapi.TransactionContextInterface, 
 		UpdatedAt:     now,
 		LastTxID:      txID,
 	}
+	if err := commitTask(ctx, nil, task, EventTaskRequested, mspID); err != nil {
+		return nil, err
+	}
 	if p, ok := payload[TransientPayload]; ok {
 		if err := putPrivate(ctx, mspID, payloadObjectType, task.TaskID, p); err != nil {
 			return nil, err
 		}
-	}
-	if err := saveTask(ctx, nil, task, EventTaskRequested, mspID, nil); err != nil {
-		return nil, err
 	}
 	return task, nil
 }

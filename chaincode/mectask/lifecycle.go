@@ -16,9 +16,14 @@ import (
 // nothing (Fabric would discard the writes anyway; the tests check it).
 // Steps (1) to (3) are the preamble in tasktx.go: beginTaskTx, the
 // transaction's own arguments after taskID, then taskTx.load (or openTaskTx
-// when taskID is the only argument).
+// when taskID is the only argument). Step (5) of a transaction that changes
+// the status is requireTransition (CanTransition to its target status), and
+// every task is written by taskTx.save, first of the transaction's writes,
+// which checks the written status against CanTransition once more (the guard
+// in tasktx.go).
 
-// clone copies a task so that the read version stays intact for saveTask.
+// clone copies a task so that the read version stays intact for the
+// transition guard (taskTx.save) and the index maintenance of saveTask.
 func (t *Task) clone() *Task {
 	c := *t
 	c.Candidates = slices.Clone(t.Candidates)
@@ -45,7 +50,7 @@ func (c *TaskContract) Shortlist(ctx contractapi.TransactionContextInterface, ta
 	if caller != CloudMSPID {
 		return nil, fmt.Errorf("org %s is not the cloud and cannot shortlist tasks", caller)
 	}
-	if err := requireStatus(task, StatusRequested, StatusShortlisted); err != nil {
+	if err := requireTransition(task, StatusShortlisted); err != nil {
 		return nil, err
 	}
 	if err := requireBeforeDeadline(task, now); err != nil {
@@ -67,7 +72,7 @@ func (c *TaskContract) Shortlist(ctx contractapi.TransactionContextInterface, ta
 	after.Candidates = ids
 	after.Round++
 	touch(ctx, after, now)
-	if err := saveTask(ctx, task, after, EventTaskShortlisted, caller, nil); err != nil {
+	if err := tx.save(ctx, after, EventTaskShortlisted); err != nil {
 		return nil, err
 	}
 	return after, nil
@@ -167,7 +172,7 @@ func (c *TaskContract) Award(ctx contractapi.TransactionContextInterface, taskID
 	if err := c.checkPartyEndorser(caller, taskID, task.Requester, executorMSPID); err != nil {
 		return nil, err
 	}
-	if err := requireStatus(task, StatusShortlisted); err != nil {
+	if err := requireTransition(task, StatusAwarded); err != nil {
 		return nil, err
 	}
 	if err := requireBeforeDeadline(task, now); err != nil {
@@ -226,6 +231,9 @@ func (c *TaskContract) Award(ctx contractapi.TransactionContextInterface, taskID
 	after.AwardedAt = now
 	after.PayloadDelivered = hasPayload
 	touch(ctx, after, now)
+	if err := tx.save(ctx, after, EventTaskAwarded); err != nil {
+		return nil, err
+	}
 	if err := saveEdge(ctx, requester); err != nil {
 		return nil, err
 	}
@@ -235,9 +243,6 @@ func (c *TaskContract) Award(ctx contractapi.TransactionContextInterface, taskID
 		}
 	}
 	if err := setAwardedTaskPolicy(ctx, taskID, task.Requester, executorMSPID); err != nil {
-		return nil, err
-	}
-	if err := saveTask(ctx, task, after, EventTaskAwarded, caller, nil); err != nil {
 		return nil, err
 	}
 	return after, nil
@@ -268,10 +273,10 @@ func (c *TaskContract) SendPayload(ctx contractapi.TransactionContextInterface, 
 	after := task.clone()
 	after.PayloadDelivered = true
 	touch(ctx, after, now)
-	if err := putPrivate(ctx, task.Executor, payloadObjectType, taskID, payload); err != nil {
+	if err := tx.save(ctx, after, EventPayloadSent); err != nil {
 		return nil, err
 	}
-	if err := saveTask(ctx, task, after, EventPayloadSent, caller, nil); err != nil {
+	if err := putPrivate(ctx, task.Executor, payloadObjectType, taskID, payload); err != nil {
 		return nil, err
 	}
 	return after, nil
@@ -302,7 +307,7 @@ func (c *TaskContract) SubmitResult(ctx contractapi.TransactionContextInterface,
 	if err := c.checkPartyEndorser(caller, taskID, task.Requester, task.Executor); err != nil {
 		return nil, err
 	}
-	if err := requireStatus(task, StatusAwarded); err != nil {
+	if err := requireTransition(task, StatusCompleted); err != nil {
 		return nil, err
 	}
 	if err := requireBeforeDeadline(task, now); err != nil {
@@ -313,6 +318,9 @@ func (c *TaskContract) SubmitResult(ctx contractapi.TransactionContextInterface,
 	after.ResultHash = hash
 	after.CompletedAt = now
 	touch(ctx, after, now)
+	if err := tx.save(ctx, after, EventTaskCompleted); err != nil {
+		return nil, err
+	}
 	for _, org := range []string{task.Requester, task.Executor} {
 		if err := putPrivate(ctx, org, resultObjectType, taskID, result); err != nil {
 			return nil, err
@@ -321,9 +329,6 @@ func (c *TaskContract) SubmitResult(ctx contractapi.TransactionContextInterface,
 	// The result is in: from now on only requester AND executor may change
 	// the task (Settle, Dispute), never requester and Cloud.
 	if err := setCompletedTaskPolicy(ctx, taskID, task.Requester, task.Executor); err != nil {
-		return nil, err
-	}
-	if err := saveTask(ctx, task, after, EventTaskCompleted, caller, nil); err != nil {
 		return nil, err
 	}
 	return after, nil
@@ -348,7 +353,7 @@ func (c *TaskContract) Settle(ctx contractapi.TransactionContextInterface, taskI
 	if err := c.checkPartyEndorser(caller, taskID, task.Requester, task.Executor); err != nil {
 		return nil, err
 	}
-	if err := requireStatus(task, StatusCompleted); err != nil {
+	if err := requireTransition(task, StatusSettled); err != nil {
 		return nil, err
 	}
 	if closes := task.CompletedAt + DisputeWindowSeconds; byExecutor && now < closes {
@@ -366,10 +371,10 @@ func (c *TaskContract) Settle(ctx contractapi.TransactionContextInterface, taskI
 	after.Escrow = 0
 	after.ClosedAt = now
 	touch(ctx, after, now)
-	if err := saveEdge(ctx, executor); err != nil {
+	if err := tx.save(ctx, after, EventTaskSettled); err != nil {
 		return nil, err
 	}
-	if err := saveTask(ctx, task, after, EventTaskSettled, caller, nil); err != nil {
+	if err := saveEdge(ctx, executor); err != nil {
 		return nil, err
 	}
 	return after, nil
@@ -399,7 +404,7 @@ func (c *TaskContract) Dispute(ctx contractapi.TransactionContextInterface, task
 	if err := c.checkPartyEndorser(caller, taskID, task.Requester, task.Executor); err != nil {
 		return nil, err
 	}
-	if err := requireStatus(task, StatusCompleted); err != nil {
+	if err := requireTransition(task, StatusDisputed); err != nil {
 		return nil, err
 	}
 	if closes := task.CompletedAt + DisputeWindowSeconds; now >= closes {
@@ -425,13 +430,13 @@ func (c *TaskContract) Dispute(ctx contractapi.TransactionContextInterface, task
 	after.DisputeReason = reason
 	after.ClosedAt = now
 	touch(ctx, after, now)
+	if err := tx.save(ctx, after, EventTaskDisputed); err != nil {
+		return nil, err
+	}
 	for _, e := range []*Edge{executor, requester} {
 		if err := saveEdge(ctx, e); err != nil {
 			return nil, err
 		}
-	}
-	if err := saveTask(ctx, task, after, EventTaskDisputed, caller, nil); err != nil {
-		return nil, err
 	}
 	return after, nil
 }
@@ -453,7 +458,7 @@ func (c *TaskContract) Expire(ctx contractapi.TransactionContextInterface, taskI
 	if err := c.checkPartyEndorser(caller, taskID, task.Requester, task.Executor, CloudMSPID); err != nil {
 		return nil, err
 	}
-	if err := requireStatus(task, openStatuses...); err != nil {
+	if err := requireTransition(task, StatusExpired); err != nil {
 		return nil, err
 	}
 	if now <= task.Deadline {
@@ -479,6 +484,9 @@ func (c *TaskContract) Expire(ctx contractapi.TransactionContextInterface, taskI
 	after.Escrow = 0
 	after.ClosedAt = now
 	touch(ctx, after, now)
+	if err := tx.save(ctx, after, EventTaskExpired); err != nil {
+		return nil, err
+	}
 	for _, e := range edges {
 		if err := saveEdge(ctx, e); err != nil {
 			return nil, err
@@ -488,9 +496,6 @@ func (c *TaskContract) Expire(ctx contractapi.TransactionContextInterface, taskI
 		if err := clearTaskEndorsers(ctx, taskID); err != nil {
 			return nil, err
 		}
-	}
-	if err := saveTask(ctx, task, after, EventTaskExpired, caller, nil); err != nil {
-		return nil, err
 	}
 	return after, nil
 }
@@ -514,7 +519,7 @@ func (c *TaskContract) Reassign(ctx contractapi.TransactionContextInterface, tas
 	if err := requireRequester(task, caller); err != nil {
 		return nil, err
 	}
-	if err := requireStatus(task, StatusExpired); err != nil {
+	if err := requireTransition(task, StatusRequested); err != nil {
 		return nil, err
 	}
 	after := task.clone()
@@ -528,7 +533,7 @@ func (c *TaskContract) Reassign(ctx contractapi.TransactionContextInterface, tas
 	after.PayloadDelivered = false
 	after.ClosedAt = 0
 	touch(ctx, after, now)
-	if err := saveTask(ctx, task, after, EventTaskReassigned, caller, nil); err != nil {
+	if err := tx.save(ctx, after, EventTaskReassigned); err != nil {
 		return nil, err
 	}
 	return after, nil
@@ -573,13 +578,13 @@ func (c *TaskContract) TransferOwnership(ctx contractapi.TransactionContextInter
 	after := task.clone()
 	after.PendingOwner = newOwnerMSPID
 	touch(ctx, after, now)
+	if err := tx.save(ctx, after, EventOwnershipProposed); err != nil {
+		return nil, err
+	}
 	if hasPayload {
 		if err := putPrivate(ctx, newOwnerMSPID, payloadObjectType, taskID, payload); err != nil {
 			return nil, err
 		}
-	}
-	if err := saveTask(ctx, task, after, EventOwnershipProposed, caller, nil); err != nil {
-		return nil, err
 	}
 	return after, nil
 }
@@ -631,6 +636,9 @@ func (c *TaskContract) AcceptOwnership(ctx contractapi.TransactionContextInterfa
 	after.Requester = caller
 	after.PendingOwner = ""
 	touch(ctx, after, now)
+	if err := tx.save(ctx, after, EventOwnershipTransferred); err != nil {
+		return nil, err
+	}
 	for _, e := range edges {
 		if err := saveEdge(ctx, e); err != nil {
 			return nil, err
@@ -640,9 +648,6 @@ func (c *TaskContract) AcceptOwnership(ctx contractapi.TransactionContextInterfa
 		if err := setAwardedTaskPolicy(ctx, taskID, caller, task.Executor); err != nil {
 			return nil, err
 		}
-	}
-	if err := saveTask(ctx, task, after, EventOwnershipTransferred, caller, nil); err != nil {
-		return nil, err
 	}
 	return after, nil
 }

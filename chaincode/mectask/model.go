@@ -165,7 +165,8 @@ var openStatuses = []TaskStatus{StatusRequested, StatusShortlisted, StatusAwarde
 // CanTransition reports whether a task may move from one status to another.
 // Offers are separate records collected while a task is SHORTLISTED; a new
 // Shortlist replaces the candidates (SHORTLISTED -> SHORTLISTED, a new round).
-// EXPIRED -> REQUESTED is Reassign with a new deadline.
+// EXPIRED -> REQUESTED is Reassign with a new deadline. It guards every task
+// write (requireTransition, checkTransition in tasktx.go).
 func CanTransition(from, to TaskStatus) bool {
 	switch from {
 	case StatusRequested:

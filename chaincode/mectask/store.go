@@ -124,6 +124,9 @@ func relatedOrgs(t *Task) []string {
 // task event. before is the task as read (nil for a new task). Index entries
 // of the new state are always written (idempotent; this also indexes tasks
 // written by chaincode 0.1); entries the task no longer matches are deleted.
+// It is the bare write, below the status transition guard: transactions call
+// commitTask (tasktx.go), never saveTask (the tests call it to play a
+// modified chaincode).
 func saveTask(ctx contractapi.TransactionContextInterface, before, after *Task, event, actor string, offer *Offer) error {
 	stub := ctx.GetStub()
 	key, err := taskKey(ctx, after.TaskID)

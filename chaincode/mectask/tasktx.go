@@ -2,6 +2,7 @@ package mectask
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
@@ -136,4 +137,82 @@ func readTransient(ctx contractapi.TransactionContextInterface, rules ...transie
 		}
 	}
 	return m, nil
+}
+
+// The status transition guard. CanTransition (model.go) is the state
+// machine, checked twice:
+//
+//   - before anything is written, requireTransition (step (5) of the
+//     validation order of a transaction that changes the status) refuses a
+//     task whose status CanTransition does not let the transaction's target
+//     status follow, with the user-facing text of requireStatus;
+//   - when any task is written, commitTask compares the task as read with
+//     the task as written (checkTransition) and refuses any write the state
+//     machine does not allow, whatever the transaction computed.
+//
+// saveTask (store.go) is the bare write below the guard: no transaction
+// calls it directly (TestOnlyCommitTaskCallsSaveTask).
+
+// transitionSources lists, in lifecycle order, the statuses from which
+// CanTransition allows a task to move to the status to.
+func transitionSources(to TaskStatus) []TaskStatus {
+	var from []TaskStatus
+	for _, s := range Statuses {
+		if CanTransition(s, to) {
+			from = append(from, s)
+		}
+	}
+	return from
+}
+
+// requireTransition checks that a task may move to the status to: its status
+// is one of transitionSources(to). The error is requireStatus's, e.g. "task
+// t-1 is in status SETTLED, not one of REQUESTED, SHORTLISTED, AWARDED".
+func requireTransition(t *Task, to TaskStatus) error {
+	return requireStatus(t, transitionSources(to)...)
+}
+
+// isFinal reports whether no transition leaves a status (SETTLED, DISPUTED).
+func isFinal(s TaskStatus) bool {
+	return !slices.ContainsFunc(Statuses, func(to TaskStatus) bool { return CanTransition(s, to) })
+}
+
+// checkTransition is the state machine applied to a write: a new task
+// (before is nil) starts REQUESTED; a status change is one CanTransition
+// allows; a write that keeps the status (SendPayload, an ownership transfer)
+// does not touch a task in a final status. Correct transactions never fail
+// it: their requireTransition or requireStatus has refused the task first.
+func checkTransition(before, after *Task) error {
+	switch {
+	case before == nil:
+		if after.Status != StatusRequested {
+			return fmt.Errorf("task %s cannot be created in status %s", after.TaskID, after.Status)
+		}
+	case before.TaskID != after.TaskID:
+		return fmt.Errorf("task %s cannot be written as task %s", before.TaskID, after.TaskID)
+	case before.Status != after.Status:
+		if !CanTransition(before.Status, after.Status) {
+			return fmt.Errorf("task %s cannot move from status %s to %s", after.TaskID, before.Status, after.Status)
+		}
+	case isFinal(before.Status):
+		return fmt.Errorf("task %s is in the final status %s and cannot change", after.TaskID, before.Status)
+	}
+	return nil
+}
+
+// commitTask is the only way a transaction writes a task: checkTransition,
+// then saveTask. before is the task as read (nil for a new task).
+func commitTask(ctx contractapi.TransactionContextInterface, before, after *Task, event, actor string) error {
+	if err := checkTransition(before, after); err != nil {
+		return err
+	}
+	return saveTask(ctx, before, after, event, actor, nil)
+}
+
+// save writes the task as changed by the transaction, as its caller, through
+// commitTask: the task read by load is the before of the guard. Transactions
+// call it before their other writes (edges, private data, the key policy),
+// so that a write the guard refuses leaves nothing written.
+func (tx *taskTx) save(ctx contractapi.TransactionContextInterface, after *Task, event string) error {
+	return commitTask(ctx, tx.task, after, event, tx.caller)
 }
