@@ -4,19 +4,33 @@ and the credits stay conserved."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from orchestrator.network import NetworkSpec
+from orchestrator.topology import load_topology
 from orchestrator.workflow import RunConfig, WorkloadConfig, run_tasks
 from orchestrator.workflow.demos import fault
+
+from .conftest import free_port_base, isolated_network
 
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="module")
+def wf_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkSpec]:
+    """A network of its own: the run's credit check explains every balance change by the run's
+    tasks, and the monitor expires any overdue task it sees, so a task another test left awarded
+    on a shared network would be refunded mid-run and break the check by luck."""
+    topology = load_topology().with_overrides(port_base=free_port_base(start=26000))
+    with isolated_network(tmp_path_factory, "wf", topology) as spec:
+        yield spec
+
+
 def test_a_short_run_settles_or_expires_every_task_and_conserves_credits(
-    live_network: NetworkSpec, tmp_path: Path
+    wf_network: NetworkSpec, tmp_path: Path
 ) -> None:
     workload = WorkloadConfig(
         count=10,
@@ -30,7 +44,7 @@ def test_a_short_run_settles_or_expires_every_task_and_conserves_credits(
         max_reassign=1,
     )
     config = RunConfig(workload=workload, policy="auction", k=2, drain_timeout_s=75)
-    outcome = run_tasks(live_network, config, folder=tmp_path / "run")
+    outcome = run_tasks(wf_network, config, folder=tmp_path / "run")
 
     statuses = [r.final_status for r in outcome.records]
     assert len(statuses) == 10
@@ -53,14 +67,14 @@ def test_a_short_run_settles_or_expires_every_task_and_conserves_credits(
         assert (outcome.folder / name).is_file(), name
 
 
-def test_an_agent_killed_mid_task_expires_it_and_it_is_reassigned_and_paid_once(live_network: NetworkSpec) -> None:
-    report = fault(live_network, deadline_s=20, exec_s=3.0)
+def test_an_agent_killed_mid_task_expires_it_and_it_is_reassigned_and_paid_once(wf_network: NetworkSpec) -> None:
+    report = fault(wf_network, deadline_s=20, exec_s=3.0)
     assert report.ok, report.to_json()
 
 
 def test_a_partitioned_executor_misses_its_deadline_and_the_task_is_reassigned_and_paid_once(
-    live_network: NetworkSpec,
+    wf_network: NetworkSpec,
 ) -> None:
-    report = fault(live_network, how="partition", deadline_s=20, exec_s=3.0)
+    report = fault(wf_network, how="partition", deadline_s=20, exec_s=3.0)
     assert report.name == "fault-partition"
     assert report.ok, report.to_json()
