@@ -334,7 +334,10 @@ class Transaction:
         try:
             gw._stub.Submit(request, timeout=gw.timeouts.submit)
         except grpc.RpcError as exc:
-            raise SubmitError.from_rpc_error(exc, tx_id=self.tx_id) from exc
+            error = SubmitError.from_rpc_error(exc, tx_id=self.tx_id)
+            if not error.already_with_orderers:
+                raise error from exc
+            log.info("submit %s: orderers already have it, waiting for its commit status: %s", self.tx_id, error)
         return Commit(self._network, tx_id=self.tx_id)
 
 

@@ -118,6 +118,20 @@ class SubmitError(GatewayError):
         status, or look for it on the ledger, before calling it lost or failed)."""
         return self.code is None or self.code in self.UNKNOWN_OUTCOME
 
+    # What a SmartBFT orderer answers when the transaction is already in its request pool, or was
+    # already ordered: it reached the orderer by another way (a BFT leader forwards requests to the
+    # other nodes), so Fabric's gateway counts it as a failure although the transaction is ordered.
+    ALREADY_WITH_ORDERER: ClassVar[tuple[str, ...]] = ("request already processed", "request already exists")
+
+    @property
+    def already_with_orderers(self) -> bool:
+        """True when an orderer said it already has (or already ordered) this transaction: its
+        commit status, not this error, says how it ended. A BFT gateway reports such a submit as
+        failing to reach a quorum (hyperledger/fabric#4415)."""
+        return self.code == grpc.StatusCode.UNAVAILABLE and any(
+            marker in detail.message for detail in self.details for marker in self.ALREADY_WITH_ORDERER
+        )
+
 
 class CommitStatusError(GatewayError):
     """Asking for the transaction's commit status failed (the transaction may still commit)."""

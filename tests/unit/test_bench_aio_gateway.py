@@ -18,8 +18,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from orchestrator.gateway.aio import AsyncGateway
-from orchestrator.gateway.errors import CommitStatusError, EndorseError, EvaluateError
+from orchestrator.gateway.errors import (
+    STATUS_DETAILS_KEY,
+    CommitStatusError,
+    EndorseError,
+    EvaluateError,
+    SubmitError,
+)
 from orchestrator.gateway.identity import Identity
+from tests.unit.rpc_status import status_bytes
 
 common_pb2: Any = importlib.import_module("fabric_protos.common.common_pb2")
 gateway_pb2: Any = importlib.import_module("fabric_protos.gateway.gateway_pb2")
@@ -62,6 +69,15 @@ class _Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
     async def Submit(self, request: Any, context: Any) -> Any:
         self.seen["submit"].append(request.transaction_id)
         assert request.prepared_transaction.payload == b"payload" and request.prepared_transaction.signature
+        if "submit" in self.refuse:
+            # What a BFT gateway answers when fewer than a quorum of orderers took the transaction.
+            info = "failed to submit request: request already processed" if "already" in self.refuse else "refused"
+            detail = gateway_pb2.ErrorDetail(address="orderer3.orderer.mec:7050", msp_id="OrdererMSP", message=info)
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                "insufficient number of orderers",
+                trailing_metadata=((STATUS_DETAILS_KEY, status_bytes(14, "quorum", [detail])),),
+            )
         return gateway_pb2.SubmitResponse()
 
     async def CommitStatus(self, request: Any, context: Any) -> Any:
@@ -142,5 +158,20 @@ def test_each_phase_fails_with_its_own_error_naming_the_transaction() -> None:
                 await contract.evaluate("ReadTask", "t-404")
             servicer.refuse = set()
             assert await contract.evaluate("ReadTask", "t-1") == b'{"ok":1}'
+
+    _run(go())
+
+
+def test_a_submit_the_orderers_already_have_is_awaited_and_one_they_lack_fails() -> None:
+    async def go() -> None:
+        async for gw, servicer in _served():
+            contract = gw.contract("mec", "mectask")
+            servicer.refuse = {"submit", "already"}
+            status, _ = await contract.submit("RequestTask", "t-1", "5")
+            assert status.valid and servicer.seen["commit"] == servicer.seen["submit"]
+            servicer.refuse = {"submit"}
+            with pytest.raises(SubmitError, match="refused"):
+                await contract.submit("RequestTask", "t-2", "5")
+            assert len(servicer.seen["commit"]) == 1
 
     _run(go())

@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import any_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
 
 from orchestrator.errors import LedgerError
 from orchestrator.gateway import (
@@ -28,36 +28,10 @@ from orchestrator.gateway.errors import (
     error_details_from_metadata,
     error_details_from_status,
 )
+from tests.unit.rpc_status import status_bytes as _status_bytes
 
 gateway_pb2: Any = importlib.import_module("fabric_protos.gateway.gateway_pb2")
 chaincode_event_pb2: Any = importlib.import_module("fabric_protos.peer.chaincode_event_pb2")
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    """A length-delimited protobuf field, encoded by hand (independent of the code under test)."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _status_bytes(code: int, message: str, details: list[Any]) -> bytes:
-    """A google.rpc.Status {code=1, message=2, repeated Any details=3} in wire format."""
-    encoded = _varint(1 << 3 | 0) + _varint(code) + _field(2, message.encode())
-    for detail in details:
-        packed = any_pb2.Any()
-        packed.Pack(detail)
-        encoded += _field(3, packed.SerializeToString())
-    return encoded
 
 
 PEER_FAILURES = [
@@ -227,3 +201,90 @@ def test_event_stream_failure_raises_chaincode_events_error() -> None:
     assert next(iterator).tx_id == "a"
     with pytest.raises(ChaincodeEventsError, match="chaincode events failed: PERMISSION_DENIED"):
         next(iterator)
+
+
+# --- a BFT submit whose orderers already have the transaction -------------------------------------
+
+ORDERERS_HAVE_IT = [
+    gateway_pb2.ErrorDetail(
+        address="orderer4.orderer.mec:7050",
+        msp_id="OrdererMSP",
+        message="received unsuccessful response from orderer: status=SERVICE_UNAVAILABLE, "
+        "info=failed to submit request: request already processed",
+    ),
+    gateway_pb2.ErrorDetail(
+        address="orderer3.orderer.mec:7050",
+        msp_id="OrdererMSP",
+        message="received unsuccessful response from orderer: status=SERVICE_UNAVAILABLE, "
+        "info=failed to submit request: request already exists",
+    ),
+]
+ORDERER_DOWN = gateway_pb2.ErrorDetail(
+    address="orderer2.orderer.mec:7050", msp_id="OrdererMSP", message="connection refused"
+)
+QUORUM = "insufficient number of orderers could successfully process transaction to satisfy quorum requirement"
+
+
+def _submit_error(code: Any, details: list[Any]) -> SubmitError:
+    trailers = ((STATUS_DETAILS_KEY, _status_bytes(14, QUORUM, details)),)
+    return SubmitError.from_rpc_error(FakeRpcError(code, QUORUM, trailers), tx_id="t9")
+
+
+@pytest.mark.parametrize(
+    ("code", "details", "already"),
+    [
+        (grpc.StatusCode.UNAVAILABLE, ORDERERS_HAVE_IT, True),
+        (grpc.StatusCode.UNAVAILABLE, [*ORDERERS_HAVE_IT[1:], ORDERER_DOWN], True),
+        (grpc.StatusCode.UNAVAILABLE, [ORDERER_DOWN], False),  # nobody said they have it
+        (grpc.StatusCode.UNAVAILABLE, [], False),
+        (grpc.StatusCode.ABORTED, ORDERERS_HAVE_IT, False),  # a refusal is a refusal
+    ],
+)
+def test_orderers_that_already_have_the_transaction_are_recognised(
+    code: grpc.StatusCode, details: list[Any], already: bool
+) -> None:
+    assert _submit_error(code, details).already_with_orderers is already
+
+
+class _Stub:
+    def __init__(self, submit_error: Exception) -> None:
+        self.submit_error = submit_error
+        self.commit_asked: list[bytes] = []
+
+    def Submit(self, request: Any, timeout: float) -> Any:
+        raise self.submit_error
+
+    def CommitStatus(self, request: Any, timeout: float) -> Any:
+        self.commit_asked.append(request.request)
+        return gateway_pb2.CommitStatusResponse(result=0, block_number=7)
+
+
+def _network(stub: _Stub) -> Any:
+    from types import SimpleNamespace
+
+    identity = SimpleNamespace(sign=lambda data: b"sig")
+    gateway = SimpleNamespace(
+        identity=identity, _stub=stub, _creator=b"creator", timeouts=SimpleNamespace(submit=1.0, commit_status=1.0)
+    )
+    return SimpleNamespace(gateway=gateway, channel="mec")
+
+
+def test_a_submit_the_orderers_already_have_waits_for_its_commit_status() -> None:
+    from orchestrator.gateway.client import Transaction
+
+    trailers = ((STATUS_DETAILS_KEY, _status_bytes(14, QUORUM, ORDERERS_HAVE_IT)),)
+    stub = _Stub(FakeRpcError(grpc.StatusCode.UNAVAILABLE, QUORUM, trailers))
+    transaction = Transaction(_network(stub), tx_id="t9", payload=b"p", result=b"")
+    status = transaction.submit().status()
+    assert status.valid and status.block_number == 7 and len(stub.commit_asked) == 1
+
+
+def test_a_submit_no_orderer_took_still_fails() -> None:
+    from orchestrator.gateway.client import Transaction
+
+    trailers = ((STATUS_DETAILS_KEY, _status_bytes(14, QUORUM, [ORDERER_DOWN])),)
+    stub = _Stub(FakeRpcError(grpc.StatusCode.UNAVAILABLE, QUORUM, trailers))
+    transaction = Transaction(_network(stub), tx_id="t9", payload=b"p", result=b"")
+    with pytest.raises(SubmitError, match="connection refused"):
+        transaction.submit()
+    assert stub.commit_asked == []
