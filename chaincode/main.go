@@ -6,7 +6,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
@@ -17,6 +19,10 @@ import (
 // DefaultAddress is where the chaincode server listens unless
 // CHAINCODE_SERVER_ADDRESS says otherwise.
 const DefaultAddress = "0.0.0.0:9999"
+
+// MaxSkewSeconds bounds MECTASK_MAX_SKEW_SECONDS: a wider skew than the
+// peer's own peer.authentication.timewindow (15 min) would check nothing.
+const MaxSkewSeconds = 900
 
 func main() {
 	server, err := newServer(os.Getenv)
@@ -55,6 +61,13 @@ func newServer(getenv func(string) string) (*shim.ChaincodeServer, error) {
 		opts = append(opts, mectask.WithEndorserMSPID(peerMSP))
 	default:
 		return nil, fmt.Errorf("invalid MECTASK_ENFORCE_PEER_ORG %q: must be true or false", v)
+	}
+	if raw := strings.TrimSpace(getenv("MECTASK_MAX_SKEW_SECONDS")); raw != "" {
+		skew, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || skew < 1 || skew > MaxSkewSeconds {
+			return nil, fmt.Errorf("invalid MECTASK_MAX_SKEW_SECONDS %q: must be a whole number of seconds from 1 to %d (Fabric's own time window)", raw, MaxSkewSeconds)
+		}
+		opts = append(opts, mectask.WithClock(func() int64 { return time.Now().Unix() }, skew))
 	}
 	cc, err := contractapi.NewChaincode(mectask.NewTaskContract(opts...))
 	if err != nil {

@@ -42,3 +42,18 @@ func TestNewServerPeerOrgEnforcement(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 }
+
+func TestNewServerMaxSkew(t *testing.T) {
+	for _, ok := range []string{"", "1", "30", " 900 "} {
+		if _, err := newServer(envOf(map[string]string{"CHAINCODE_ID": "x:1", "MECTASK_MAX_SKEW_SECONDS": ok})); err != nil {
+			t.Fatalf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"0", "-5", "901", "30s", "1e3"} {
+		_, err := newServer(envOf(map[string]string{"CHAINCODE_ID": "x:1", "MECTASK_MAX_SKEW_SECONDS": bad}))
+		want := `invalid MECTASK_MAX_SKEW_SECONDS "` + bad + `": must be a whole number of seconds from 1 to 900 (Fabric's own time window)`
+		if err == nil || err.Error() != want {
+			t.Fatalf("%q: error = %v", bad, err)
+		}
+	}
+}

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.errors import NetworkError
+from orchestrator.errors import LedgerError, NetworkError
 from orchestrator.gateway import Contract, Gateway, Identity, SubmitResult
 
 if TYPE_CHECKING:
@@ -111,13 +111,22 @@ class Ledger:
             endorsing_orgs=[self.msp_id],
         )
 
-    def award(self, task_id: str, executor: str, *, payload: bytes | None = None) -> SubmitResult:
-        """Requester (with the payload) or Cloud (delegated, without it) picks the executor."""
+    def award(self, task_id: str, executor: str, price: int, *, payload: bytes | None = None) -> SubmitResult:
+        """Requester (with the payload) or Cloud (delegated, without it) picks the executor at the price of
+        the offer it chose: the chaincode refuses the award if the committed offer is not ``price``."""
         requester = self.read_task(task_id)["requester"]
         transient = {"payload": payload} if payload is not None else None
         return self.contract.submit(
-            "Award", task_id, executor, transient=transient, endorsing_orgs=_unique([requester, executor])
+            "Award", task_id, executor, str(price), transient=transient, endorsing_orgs=_unique([requester, executor])
         )
+
+    def current_offer(self, task_id: str, executor: str) -> dict[str, Any]:
+        """``executor``'s committed offer in the task's current round; LedgerError if it made none."""
+        task = self.read_task(task_id)
+        for offer in self.offers(task_id):
+            if offer.get("mspId") == executor and offer.get("round") == task.get("round"):
+                return offer
+        raise LedgerError(f"edge {executor} has made no offer for task {task_id} in round {task.get('round')}")
 
     def send_payload(self, task_id: str, payload: bytes) -> SubmitResult:
         return self.contract.submit(
@@ -157,10 +166,12 @@ class Ledger:
         transient = {"payload": payload} if payload is not None else None
         return self.contract.submit("TransferOwnership", task_id, new_owner, transient=transient, endorsing_orgs=orgs)
 
-    def accept_ownership(self, task_id: str) -> SubmitResult:
+    def accept_ownership(self, task_id: str, *, max_escrow: int) -> SubmitResult:
+        """Take over a task transferred to this org, paying the old owner its escrow: at most
+        ``max_escrow`` (the chaincode refuses the transfer if the task holds more)."""
         task = self.read_task(task_id)
         orgs = self.parties(task_id) if task["status"] == "AWARDED" else [self.msp_id]
-        return self.contract.submit("AcceptOwnership", task_id, endorsing_orgs=orgs)
+        return self.contract.submit("AcceptOwnership", task_id, str(max_escrow), endorsing_orgs=orgs)
 
     # ---- queries -------------------------------------------------------------------------------
     def read_task(self, task_id: str) -> dict[str, Any]:

@@ -135,12 +135,25 @@ def award(
     executor: Annotated[str, typer.Argument(help="The chosen executor org.")],
     org: OrgOpt = "Edge1",
     payload: PayloadOpt = None,
+    price: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="The price you accept; the award is refused if the executor's committed offer differs."
+            " Default: its current offer, as read just before the award.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """As the requester (with --payload) or the Cloud (delegated): sign the contract with an executor."""
     msp = run(lambda: spec().topology.org(executor)).msp_id
     data = _read(payload)
-    _report(_ledger_call(org, lambda lg: lg.award(task_id, msp, payload=data)), f"task {task_id} awarded", as_json)
+
+    def call(lg: Ledger) -> SubmitResult:
+        accepted = price if price is not None else int(lg.current_offer(task_id, msp).get("price", 0))
+        return lg.award(task_id, msp, accepted, payload=data)
+
+    _report(_ledger_call(org, call), f"task {task_id} awarded", as_json)
 
 
 @task_app.command("result")
@@ -164,7 +177,25 @@ def _simple(name: str, doc: str, call: Callable[[Ledger, str], SubmitResult], de
 
 
 _simple("settle", "As the requester: accept the result; the escrow pays the executor.", Ledger.settle, "Edge1")
-_simple("accept", "As the proposed new owner: accept a task's requester role.", Ledger.accept_ownership, "Edge2")
+
+
+@task_app.command("accept")
+def accept(
+    task_id: TaskArg,
+    org: OrgOpt = "Edge2",
+    max_escrow: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="The most escrow you agree to pay the old owner (an awarded task holds its price in"
+            " escrow); the transfer is refused if the task holds more.",
+        ),
+    ] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """As the proposed new owner: accept a task's requester role."""
+    res = _ledger_call(org, lambda lg: lg.accept_ownership(task_id, max_escrow=max_escrow))
+    _report(res, f"accept {task_id}", as_json)
 
 
 @task_app.command("expire")
@@ -181,7 +212,7 @@ def expire(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """After the deadline without a result: return the escrow (anyone)."""
+    """After the deadline without a result: return the escrow (the requester, the executor or the Cloud)."""
     res = _ledger_call(org, lambda lg: lg.expire(task_id, without_executor=without_executor))
     _report(res, f"expire {task_id}", as_json)
 

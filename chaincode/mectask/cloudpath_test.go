@@ -1,6 +1,7 @@
 package mectask
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
@@ -168,7 +169,7 @@ func TestExecutorAndCloudCannotActForTheRequester(t *testing.T) {
 	h = newHarness(t)
 	h.setup(stageTransferProposed)
 	_, err = run(h, outOrg, txOpts{endorsers: []string{outOrg, execOrg, CloudMSPID}}, func(ctx contractapi.TransactionContextInterface) (*Task, error) {
-		return h.contract.AcceptOwnership(ctx, taskID)
+		return h.contract.AcceptOwnership(ctx, taskID, fmt.Sprint(h.task(taskID).Escrow))
 	})
 	wantPolicyFailure(t, err, reqOrg)
 
@@ -206,7 +207,7 @@ func TestExecutorAndCloudCannotActForTheRequester(t *testing.T) {
 func TestCloudPeerEndorsesOnlyExpiry(t *testing.T) {
 	h := newHarness(t)
 	h.setup(stageAwarded)
-	c := NewTaskContract(WithEndorserMSPID(CloudMSPID))
+	c := NewTaskContract(h.peerClock(), WithEndorserMSPID(CloudMSPID))
 	onCloudPeer := func(caller string) contractapi.TransactionContextInterface {
 		ctx, stub := h.ctx(fakeIdentity{mspID: caller})
 		stub.peerMSP = CloudMSPID
@@ -221,6 +222,7 @@ func TestCloudPeerEndorsesOnlyExpiry(t *testing.T) {
 	}
 	h2 := newHarness(t)
 	h2.setup(stageCompleted)
+	c = NewTaskContract(h2.peerClock(), WithEndorserMSPID(CloudMSPID))
 	for name, call := range map[string]func(contractapi.TransactionContextInterface) error{
 		"settle": func(ctx contractapi.TransactionContextInterface) error { _, err := c.Settle(ctx, taskID); return err },
 		"dispute": func(ctx contractapi.TransactionContextInterface) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
@@ -17,7 +18,7 @@ import (
 const ContractName = "mectask"
 
 // Version is reported in the contract metadata (org.hyperledger.fabric:GetMetadata).
-const Version = "0.3.0"
+const Version = "0.4.0"
 
 // TaskContract is the mec-fabric task-sharing contract. Every exported method
 // except GetEvaluateTransactions is a chaincode transaction; helpers are
@@ -29,6 +30,25 @@ type TaskContract struct {
 	// server endorses for; writes are then accepted only from clients of
 	// that same org (see WithEndorserMSPID).
 	endorserMSPID string
+
+	// clock is this peer's clock in Unix seconds, maxSkew the most a write
+	// transaction's timestamp may differ from it (see WithClock).
+	clock   func() int64
+	maxSkew int64
+}
+
+// DefaultMaxSkewSeconds is how far, by default, a write transaction's
+// timestamp may be from the endorsing peer's clock (MECTASK_MAX_SKEW_SECONDS).
+// Fabric's own check (peer.authentication.timewindow) allows 15 minutes.
+const DefaultMaxSkewSeconds = 30
+
+// WithClock sets the endorsing peer's clock (Unix seconds) and the most a
+// write transaction's timestamp may differ from it, in seconds. A proposal
+// outside that bound is refused at endorsement; only the refusal depends on
+// the local clock, never what is written (that uses the transaction
+// timestamp, identical at every endorser). maxSkewSeconds must be positive.
+func WithClock(now func() int64, maxSkewSeconds int64) Option {
+	return func(c *TaskContract) { c.clock, c.maxSkew = now, maxSkewSeconds }
 }
 
 // Option configures a TaskContract.
@@ -45,7 +65,7 @@ func WithEndorserMSPID(mspID string) Option {
 
 // NewTaskContract builds the contract with its name and metadata set.
 func NewTaskContract(opts ...Option) *TaskContract {
-	c := &TaskContract{}
+	c := &TaskContract{clock: func() int64 { return time.Now().Unix() }, maxSkew: DefaultMaxSkewSeconds}
 	c.Name = ContractName
 	c.Info = metadata.InfoMetadata{
 		Title:       "MEC task sharing",
@@ -87,7 +107,7 @@ func (c *TaskContract) RegisterEdge(ctx contractapi.TransactionContextInterface,
 	if mspID == CloudMSPID {
 		return nil, fmt.Errorf("org %s is the cloud and cannot register as an edge", mspID)
 	}
-	now, err := txSeconds(ctx)
+	now, err := c.txSeconds(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +201,7 @@ func (c *TaskContract) RequestTaskWithOptions(ctx contractapi.TransactionContext
 }
 
 func (c *TaskContract) requestTask(ctx contractapi.TransactionContextInterface, taskID, cpuCycles, inputBytes, deadlineUnixSeconds, maxPrice, payloadHash, options string) (*Task, error) {
-	now, err := txSeconds(ctx)
+	now, err := c.txSeconds(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -330,9 +350,11 @@ func callerMSPID(ctx contractapi.TransactionContextInterface) (string, error) {
 	return mspID, nil
 }
 
-// txSeconds returns the transaction timestamp (set by the client and the
-// same on every endorsing peer) in Unix seconds.
-func txSeconds(ctx contractapi.TransactionContextInterface) (int64, error) {
+// txSeconds returns the transaction timestamp of a write (set by the client
+// and the same on every endorsing peer) in Unix seconds, refusing one that
+// differs from this peer's clock by more than maxSkew: a client may not move
+// "now" for deadlines, windows and expiries.
+func (c *TaskContract) txSeconds(ctx contractapi.TransactionContextInterface) (int64, error) {
 	ts, err := ctx.GetStub().GetTxTimestamp()
 	if err != nil {
 		return 0, fmt.Errorf("cannot read the transaction timestamp: %w", err)
@@ -340,7 +362,11 @@ func txSeconds(ctx contractapi.TransactionContextInterface) (int64, error) {
 	if err := ts.CheckValid(); err != nil {
 		return 0, fmt.Errorf("invalid transaction timestamp: %w", err)
 	}
-	return ts.GetSeconds(), nil
+	stamped := ts.GetSeconds()
+	if peer := c.clock(); stamped > peer+c.maxSkew || stamped < peer-c.maxSkew {
+		return 0, fmt.Errorf("transaction time %d is %+d s from this peer's clock %d, more than the %d s allowed (MECTASK_MAX_SKEW_SECONDS): check the client's clock", stamped, stamped-peer, peer, c.maxSkew)
+	}
+	return stamped, nil
 }
 
 func edgeKey(ctx contractapi.TransactionContextInterface, mspID string) (string, error) {

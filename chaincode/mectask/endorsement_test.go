@@ -1,6 +1,7 @@
 package mectask
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -56,7 +57,7 @@ func TestRequesterAloneCannotSettleOrExpire(t *testing.T) {
 		{[]string{CloudMSPID}, "Edge1MSP"},
 		{[]string{CloudMSPID, execOrg}, "Edge1MSP"},
 	} {
-		_, err = h2.expire(outOrg, taskID, txOpts{endorsers: c.endorsers})
+		_, err = h2.expire(CloudMSPID, taskID, txOpts{endorsers: c.endorsers})
 		wantPolicyFailure(t, err, c.missing)
 	}
 	if _, err := h2.expire(CloudMSPID, taskID, parties()); err != nil {
@@ -71,7 +72,7 @@ func TestPrivateWritesNeedTheOwningOrg(t *testing.T) {
 	// executor's peer must endorse.
 	_, err := run(h, reqOrg, txOpts{endorsers: []string{reqOrg}, transient: withPayload(payload)},
 		func(ctx contractapi.TransactionContextInterface) (*Task, error) {
-			return h.contract.Award(ctx, taskID, execOrg)
+			return h.contract.Award(ctx, taskID, execOrg, fmt.Sprint(h.offerPrice(taskID, execOrg)))
 		})
 	wantPolicyFailure(t, err, execOrg)
 	// The requester's own collection needs the requester's peer.
@@ -97,7 +98,7 @@ func TestAcceptOwnershipNeedsOldOwnerAndExecutorOrCloud(t *testing.T) {
 	h.setup(stageTransferProposed)
 	accept := func(endorsers ...string) error {
 		_, err := run(h, outOrg, txOpts{endorsers: endorsers}, func(ctx contractapi.TransactionContextInterface) (*Task, error) {
-			return h.contract.AcceptOwnership(ctx, taskID)
+			return h.contract.AcceptOwnership(ctx, taskID, fmt.Sprint(h.task(taskID).Escrow))
 		})
 		return err
 	}
@@ -110,7 +111,7 @@ func TestAcceptOwnershipNeedsOldOwnerAndExecutorOrCloud(t *testing.T) {
 	h2 := newHarness(t)
 	h2.setup(stageTransferProposed)
 	if _, err := run(h2, outOrg, txOpts{endorsers: []string{outOrg, reqOrg, CloudMSPID}}, func(ctx contractapi.TransactionContextInterface) (*Task, error) {
-		return h2.contract.AcceptOwnership(ctx, taskID)
+		return h2.contract.AcceptOwnership(ctx, taskID, fmt.Sprint(h2.task(taskID).Escrow))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -224,11 +225,11 @@ func TestEndorsingPeerOrgEnforcementForParties(t *testing.T) {
 		candOrg:    "endorsing peer org Edge3MSP is not a party to task t-1",
 		CloudMSPID: "endorsing peer org CloudMSP is not a party to task t-1",
 	} {
-		c := NewTaskContract(WithEndorserMSPID(peer))
+		c := NewTaskContract(h.peerClock(), WithEndorserMSPID(peer))
 		ctx, stub := h.ctx(fakeIdentity{mspID: reqOrg})
 		stub.peerMSP = peer
 		stub.transient = withPayload(payload)
-		_, err := c.Award(ctx, taskID, execOrg)
+		_, err := c.Award(ctx, taskID, execOrg, fmt.Sprint(h.offerPrice(taskID, execOrg)))
 		if want == "" && err != nil {
 			t.Fatalf("peer %s: %v", peer, err)
 		}
@@ -237,7 +238,7 @@ func TestEndorsingPeerOrgEnforcementForParties(t *testing.T) {
 		}
 	}
 	// Single-org transactions keep the first milestone's check.
-	c := NewTaskContract(WithEndorserMSPID(reqOrg))
+	c := NewTaskContract(h.peerClock(), WithEndorserMSPID(reqOrg))
 	_, err := c.Offer(h.as(candOrg), taskID, "true", "1", "1")
 	wantErr(t, err, "client org Edge3MSP does not match endorsing peer org Edge1MSP")
 }

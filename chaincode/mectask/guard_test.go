@@ -86,7 +86,7 @@ func TestTheGuardRefusesAForbiddenWrite(t *testing.T) {
 		h.setup(c.stage)
 		before := h.ledger.snapshot()
 		_, err := run(h, reqOrg, txOpts{endorsers: []string{reqOrg, execOrg, CloudMSPID}}, func(ctx contractapi.TransactionContextInterface) (bool, error) {
-			tx, err := openTaskTx(ctx, taskID, callerMSPID)
+			tx, err := h.contract.openTaskTx(ctx, taskID, callerMSPID)
 			if err != nil {
 				return false, err
 			}

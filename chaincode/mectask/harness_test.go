@@ -32,15 +32,29 @@ type harness struct {
 	t        *testing.T
 	ledger   *fakeLedger
 	contract *TaskContract
-	now      int64
-	n        int
-	last     *fakeStub
+	now      int64 // the next transaction's timestamp
+	// peerNow, when set, is the endorsing peers' clock; otherwise it is now
+	// (a client whose clock is right).
+	peerNow *int64
+	n       int
+	last    *fakeStub
 }
 
 func newHarness(t *testing.T, opts ...Option) *harness {
-	h := &harness{t: t, ledger: newFakeLedger(), contract: NewTaskContract(opts...), now: t0}
+	h := &harness{t: t, ledger: newFakeLedger(), now: t0}
+	h.contract = NewTaskContract(append([]Option{h.peerClock()}, opts...)...)
 	t.Cleanup(h.checkInvariants)
 	return h
+}
+
+// peerClock sets a contract's clock to the harness's endorsing peers' clock.
+func (h *harness) peerClock() Option {
+	return WithClock(func() int64 {
+		if h.peerNow != nil {
+			return *h.peerNow
+		}
+		return h.now
+	}, DefaultMaxSkewSeconds)
 }
 
 // ctx prepares a single-peer transaction whose peer is the caller's org.
@@ -396,7 +410,7 @@ func (h *harness) setup(s stage) {
 		return
 	case stageExpired:
 		h.now = deadline + 1
-		h.must(h.expire(outOrg, taskID, parties()))
+		h.must(h.expire(CloudMSPID, taskID, parties()))
 		return
 	}
 	h.now += 60
@@ -438,11 +452,30 @@ func (h *harness) offer(caller, id, willing, price, est string) (*Offer, error) 
 	})
 }
 
+// award accepts the executor's current offer (its price as committed, or 1
+// when it made none), as a requester that has just read the offers does.
 func (h *harness) award(caller, id, executor string, transient map[string][]byte) (*Task, error) {
+	return h.awardAt(caller, id, executor, h.offerPrice(id, executor), transient)
+}
+
+func (h *harness) awardAt(caller, id, executor string, price uint64, transient map[string][]byte) (*Task, error) {
 	return run(h, caller, txOpts{endorsers: []string{h.requesterOf(id), executor}, transient: transient},
 		func(ctx contractapi.TransactionContextInterface) (*Task, error) {
-			return h.contract.Award(ctx, id, executor)
+			return h.contract.Award(ctx, id, executor, fmt.Sprint(price))
 		})
+}
+
+// offerPrice is the price of org's committed offer for task id in its
+// current round (1 when there is none, or it declined).
+func (h *harness) offerPrice(id, org string) uint64 {
+	if t := h.task(id); t != nil {
+		key, _ := shimKey(offerObjectType, id, fmt.Sprint(t.Round), org)
+		var offer Offer
+		if v := h.ledger.state[key]; v != nil && json.Unmarshal(v, &offer) == nil && offer.Price > 0 {
+			return offer.Price
+		}
+	}
+	return 1
 }
 
 func (h *harness) sendPayload(caller, id string, transient map[string][]byte) (*Task, error) {
@@ -495,14 +528,24 @@ func (h *harness) transfer(caller, id, newOwner string, transient map[string][]b
 		})
 }
 
+// accept agrees to pay the task's escrow as committed, as a pending owner
+// that has just read the task does.
 func (h *harness) accept(caller, id string) (*Task, error) {
+	escrow := uint64(0)
+	if t := h.task(id); t != nil {
+		escrow = t.Escrow
+	}
+	return h.acceptUpTo(caller, id, escrow)
+}
+
+func (h *harness) acceptUpTo(caller, id string, maxEscrow uint64) (*Task, error) {
 	endorsers := h.partiesOf(id)
 	if !slices.Contains(endorsers, caller) {
 		endorsers = append(endorsers, caller)
 	}
 	return run(h, caller, txOpts{endorsers: endorsers},
 		func(ctx contractapi.TransactionContextInterface) (*Task, error) {
-			return h.contract.AcceptOwnership(ctx, id)
+			return h.contract.AcceptOwnership(ctx, id, fmt.Sprint(maxEscrow))
 		})
 }
 

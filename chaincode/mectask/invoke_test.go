@@ -63,11 +63,12 @@ type invoker struct {
 }
 
 func newInvoker(t *testing.T) *invoker {
-	cc, err := contractapi.NewChaincode(NewTaskContract())
+	iv := &invoker{t: t, ledger: newFakeLedger(), creators: map[string][]byte{}, now: t0}
+	cc, err := contractapi.NewChaincode(NewTaskContract(WithClock(func() int64 { return iv.now }, DefaultMaxSkewSeconds)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	iv := &invoker{t: t, cc: cc, ledger: newFakeLedger(), creators: map[string][]byte{}, now: t0}
+	iv.cc = cc
 	t.Cleanup((&harness{t: t, ledger: iv.ledger}).checkInvariants)
 	return iv
 }
@@ -235,7 +236,7 @@ func TestLifecycleThroughContractAPI(t *testing.T) {
 	if got := iv.ok(CloudMSPID, nil, "ListOffers", "t-1"); strings.Count(got, `"docType":"offer"`) != 2 {
 		t.Fatalf("ListOffers = %s", got)
 	}
-	iv.ok(CloudMSPID, nil, "Award", "t-1", "Edge2MSP") // delegated: no payload
+	iv.ok(CloudMSPID, nil, "Award", "t-1", "Edge2MSP", "30") // delegated: no payload
 	iv.ok("Edge1MSP", withPayload(binary), "SendPayload", "t-1")
 	if got := iv.ok("Edge2MSP", nil, "ReadPayload", "t-1"); got != string(binary) {
 		t.Fatalf("ReadPayload by the executor = %q", got)

@@ -35,7 +35,7 @@ func (t *Task) clone() *Task {
 // task, which (re)opens offers in a new round. candidates is a JSON array of
 // MSP IDs, e.g. ["Edge2MSP","Edge3MSP"]. Emits TaskShortlisted.
 func (c *TaskContract) Shortlist(ctx contractapi.TransactionContextInterface, taskID, candidates string) (*Task, error) {
-	tx, err := beginTaskTx(ctx, taskID)
+	tx, err := c.beginTaskTx(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func (c *TaskContract) Shortlist(ctx contractapi.TransactionContextInterface, ta
 // the same round replaces the earlier one. The task itself is not written
 // (offers are separate keys). Emits TaskOffered with the offer.
 func (c *TaskContract) Offer(ctx contractapi.TransactionContextInterface, taskID, willing, price, estimatedSeconds string) (*Offer, error) {
-	tx, err := beginTaskTx(ctx, taskID)
+	tx, err := c.beginTaskTx(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}
@@ -149,12 +149,16 @@ func (c *TaskContract) Offer(ctx contractapi.TransactionContextInterface, taskID
 // the task's escrow, and from now on the task key requires endorsements of
 // the requester's peer and of the executor's or (for an expiry after the
 // deadline) the Cloud's peer (setAwardedTaskPolicy). Emits TaskAwarded.
-func (c *TaskContract) Award(ctx contractapi.TransactionContextInterface, taskID, executorMSPID string) (*Task, error) {
-	tx, err := beginTaskTx(ctx, taskID)
+func (c *TaskContract) Award(ctx contractapi.TransactionContextInterface, taskID, executorMSPID, price string) (*Task, error) {
+	tx, err := c.beginTaskTx(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := ParseID("executorMSPID", executorMSPID); err != nil {
+		return nil, err
+	}
+	accepted, err := ParseQuantity("price", price)
+	if err != nil {
 		return nil, err
 	}
 	if err := tx.load(ctx, callerMSPID, optionalPayload); err != nil {
@@ -195,6 +199,9 @@ func (c *TaskContract) Award(ctx contractapi.TransactionContextInterface, taskID
 	}
 	if !offer.Willing {
 		return nil, fmt.Errorf("edge %s declined task %s", executorMSPID, taskID)
+	}
+	if offer.Price != accepted {
+		return nil, fmt.Errorf("the offer of %s for task %s is now %d, not the accepted price %d: award again at the current offer if it suits", executorMSPID, taskID, offer.Price, accepted)
 	}
 	if offer.Price > task.MaxPrice { // cannot happen: Offer checks it
 		return nil, fmt.Errorf("the offer price %d of %s exceeds the maxPrice %d of task %s", offer.Price, executorMSPID, task.MaxPrice, taskID)
@@ -252,7 +259,7 @@ func (c *TaskContract) Award(ctx contractapi.TransactionContextInterface, taskID
 // the payload (transient "payload") into the executor's implicit collection,
 // e.g. after the Cloud awarded it. Emits PayloadSent.
 func (c *TaskContract) SendPayload(ctx contractapi.TransactionContextInterface, taskID string) (*Task, error) {
-	tx, err := openTaskTx(ctx, taskID, callerMSPID, requiredPayload)
+	tx, err := c.openTaskTx(ctx, taskID, callerMSPID, requiredPayload)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +295,7 @@ func (c *TaskContract) SendPayload(ctx contractapi.TransactionContextInterface, 
 // implicit collections. The task key's policy narrows to requester AND
 // executor. Emits TaskCompleted.
 func (c *TaskContract) SubmitResult(ctx contractapi.TransactionContextInterface, taskID, resultHash string) (*Task, error) {
-	tx, err := beginTaskTx(ctx, taskID)
+	tx, err := c.beginTaskTx(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +346,7 @@ func (c *TaskContract) SubmitResult(ctx contractapi.TransactionContextInterface,
 // requester at any time, or by the executor once the dispute window
 // (DisputeWindowSeconds after the result) has closed. Emits TaskSettled.
 func (c *TaskContract) Settle(ctx contractapi.TransactionContextInterface, taskID string) (*Task, error) {
-	tx, err := openTaskTx(ctx, taskID, callerMSPID)
+	tx, err := c.openTaskTx(ctx, taskID, callerMSPID)
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +394,7 @@ func (c *TaskContract) Settle(ctx contractapi.TransactionContextInterface, taskI
 // requester ReputationDisputedRequester. reason (1..MaxReasonBytes, public)
 // is recorded. Emits TaskDisputed.
 func (c *TaskContract) Dispute(ctx contractapi.TransactionContextInterface, taskID, reason string) (*Task, error) {
-	tx, err := beginTaskTx(ctx, taskID)
+	tx, err := c.beginTaskTx(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}
@@ -450,11 +457,14 @@ func (c *TaskContract) Dispute(ctx contractapi.TransactionContextInterface, task
 // the latter when the executor's org was revoked or removed. Emits
 // TaskExpired.
 func (c *TaskContract) Expire(ctx contractapi.TransactionContextInterface, taskID string) (*Task, error) {
-	tx, err := openTaskTx(ctx, taskID, callerMSPID)
+	tx, err := c.openTaskTx(ctx, taskID, callerMSPID)
 	if err != nil {
 		return nil, err
 	}
 	task, caller, now := tx.task, tx.caller, tx.now
+	if caller != task.Requester && caller != CloudMSPID && (task.Executor == "" || caller != task.Executor) {
+		return nil, fmt.Errorf("org %s may not expire task %s: only its requester, its executor or the Cloud may", caller, taskID)
+	}
 	if err := c.checkPartyEndorser(caller, taskID, task.Requester, task.Executor, CloudMSPID); err != nil {
 		return nil, err
 	}
@@ -482,6 +492,7 @@ func (c *TaskContract) Expire(ctx contractapi.TransactionContextInterface, taskI
 	after := task.clone()
 	after.Status = StatusExpired
 	after.Escrow = 0
+	after.PendingOwner = "" // a transfer proposed for an open task lapses with it
 	after.ClosedAt = now
 	touch(ctx, after, now)
 	if err := tx.save(ctx, after, EventTaskExpired); err != nil {
@@ -504,7 +515,7 @@ func (c *TaskContract) Expire(ctx contractapi.TransactionContextInterface, taskI
 // back to REQUESTED with no candidates and no executor, ready for the Cloud
 // to shortlist again (a new round). Emits TaskReassigned.
 func (c *TaskContract) Reassign(ctx contractapi.TransactionContextInterface, taskID, deadlineUnixSeconds string) (*Task, error) {
-	tx, err := beginTaskTx(ctx, taskID)
+	tx, err := c.beginTaskTx(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}
@@ -546,7 +557,7 @@ func (c *TaskContract) Reassign(ctx contractapi.TransactionContextInterface, tas
 // new owner's implicit collection. Proposing again replaces the pending
 // owner. Emits OwnershipProposed.
 func (c *TaskContract) TransferOwnership(ctx contractapi.TransactionContextInterface, taskID, newOwnerMSPID string) (*Task, error) {
-	tx, err := beginTaskTx(ctx, taskID)
+	tx, err := c.beginTaskTx(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}
@@ -594,9 +605,16 @@ func (c *TaskContract) TransferOwnership(ctx contractapi.TransactionContextInter
 // owner that amount (the obligation and the refund right move together), and
 // an AWARDED task's endorsement policy becomes OR(AND(new owner, executor),
 // AND(new owner, Cloud)). Emits OwnershipTransferred.
-func (c *TaskContract) AcceptOwnership(ctx contractapi.TransactionContextInterface, taskID string) (*Task, error) {
-	tx, err := openTaskTx(ctx, taskID, callerMSPID)
+func (c *TaskContract) AcceptOwnership(ctx contractapi.TransactionContextInterface, taskID, maxEscrow string) (*Task, error) {
+	tx, err := c.beginTaskTx(ctx, taskID)
 	if err != nil {
+		return nil, err
+	}
+	most, err := ParseAmount("maxEscrow", maxEscrow)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.load(ctx, callerMSPID); err != nil {
 		return nil, err
 	}
 	task, caller, now := tx.task, tx.caller, tx.now
@@ -614,6 +632,9 @@ func (c *TaskContract) AcceptOwnership(ctx contractapi.TransactionContextInterfa
 	}
 	if err := checkNewOwner(ctx, task, caller); err != nil {
 		return nil, err
+	}
+	if task.Escrow > most {
+		return nil, fmt.Errorf("task %s holds escrow %d, more than the %d org %s agreed to pay", taskID, task.Escrow, most, caller)
 	}
 	var edges []*Edge
 	if task.Escrow > 0 {
@@ -635,6 +656,7 @@ func (c *TaskContract) AcceptOwnership(ctx contractapi.TransactionContextInterfa
 	after := task.clone()
 	after.Requester = caller
 	after.PendingOwner = ""
+	after.DelegateAward = false // the old owner's delegation is not the new owner's consent
 	touch(ctx, after, now)
 	if err := tx.save(ctx, after, EventOwnershipTransferred); err != nil {
 		return nil, err

@@ -279,7 +279,7 @@ func TestExpireAwardedRefundsAndPenalises(t *testing.T) {
 	if task.Status != StatusExpired || task.Escrow != 0 || task.Executor != execOrg || task.ClosedAt != deadline+1 {
 		t.Fatalf("task = %+v", task)
 	}
-	h.wantEvent(EventTaskExpired, StatusExpired, outOrg)
+	h.wantEvent(EventTaskExpired, StatusExpired, CloudMSPID)
 	if h.edge(reqOrg).Balance != InitialGrant {
 		t.Fatal("escrow not returned")
 	}
@@ -292,9 +292,9 @@ func TestExpireAwardedRefundsAndPenalises(t *testing.T) {
 	}
 }
 
-func TestExpireBeforeAwardByAnyone(t *testing.T) {
+func TestExpireBeforeAwardByRequesterOrCloud(t *testing.T) {
 	for _, s := range []stage{stageRequested, stageShortlisted} {
-		for _, caller := range []string{CloudMSPID, unregOrg, reqOrg} {
+		for _, caller := range []string{CloudMSPID, reqOrg} {
 			h := newHarness(t)
 			h.setup(s)
 			h.now = deadline + 1

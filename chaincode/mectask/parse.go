@@ -62,6 +62,19 @@ func ParseQuantity(name, raw string) (uint64, error) {
 	return v, nil
 }
 
+// ParseAmount parses a credit amount that may be zero: "0", or a quantity
+// (ParseQuantity).
+func ParseAmount(name, raw string) (uint64, error) {
+	if raw == "0" {
+		return 0, nil
+	}
+	v, err := ParseQuantity(name, raw)
+	if err != nil {
+		return 0, invalid(name, raw, fmt.Sprintf("must be 0 or a positive integer of at most %d", MaxQuantity))
+	}
+	return v, nil
+}
+
 // ParseID checks an identifier (a task ID, or an MSP ID given as an
 // argument) against ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$.
 func ParseID(name, raw string) (string, error) {

@@ -167,6 +167,7 @@ func runProperty(t *testing.T, c chooser, name string) {
 		}
 	})
 	p.h = newHarness(t)
+	p.h.peerNow = &p.clock // the peers' clock; a skewed step's timestamp is off it
 	for i, e := range propEdges[:5] {
 		if i < 3 || c.intn(4) != 0 {
 			p.step(p.build("RegisterEdge", "", nil, e))
@@ -540,13 +541,19 @@ func (p *propRun) build(kind, id string, task *Task, caller string) propCall {
 				executor = pick(c, w)
 			}
 		}
-		call.args = []string{id, executor}
+		// Mostly the executor's current offer; sometimes another price (the
+		// offer changed after the requester chose, or it never existed).
+		price := fmt.Sprint(p.h.offerPrice(id, executor))
+		if c.intn(6) == 0 {
+			price = pick(c, []string{"1", "7", "40", "0", "-1", fmt.Sprint(MaxQuantity)})
+		}
+		call.args = []string{id, executor, price}
 		call.opts.transient, call.note = p.transient(TransientPayload, propPayload(id), task == nil || caller == task.Requester)
 		if task != nil {
 			natural = []string{task.Requester, executor}
 		}
 		call.fn = func(ctx contractapi.TransactionContextInterface) (any, error) {
-			return h.contract.Award(ctx, id, executor)
+			return h.contract.Award(ctx, id, executor, price)
 		}
 	case "SendPayload":
 		call.args = []string{id}
@@ -589,9 +596,18 @@ func (p *propRun) build(kind, id string, task *Task, caller string) propCall {
 			return h.contract.TransferOwnership(ctx, id, newOwner)
 		}
 	case "AcceptOwnership":
-		call.args = []string{id}
+		// Mostly the escrow as committed; sometimes less (a trap the pending
+		// owner must not fall into) or more.
+		most := "0"
+		if task != nil {
+			most = fmt.Sprint(task.Escrow)
+			if c.intn(4) == 0 {
+				most = pick(c, []string{"0", fmt.Sprint(task.Escrow + 1), fmt.Sprint(max(task.Escrow, 1) - 1), "x"})
+			}
+		}
+		call.args = []string{id, most}
 		call.fn = func(ctx contractapi.TransactionContextInterface) (any, error) {
-			return h.contract.AcceptOwnership(ctx, id)
+			return h.contract.AcceptOwnership(ctx, id, most)
 		}
 	default:
 		p.t.Fatalf("unknown transaction %s", kind)
@@ -665,6 +681,9 @@ func (p *propRun) step(call propCall) {
 		}
 		p.checkHistory()
 	} else {
+		if skew := h.now - p.clock; skew > DefaultMaxSkewSeconds || skew < -DefaultMaxSkewSeconds {
+			t.Errorf("a %s stamped %+d s off the peers' clock committed", call.kind, skew)
+		}
 		p.checkWrites(call, tasksBefore)
 		p.checkHistory(call.taskID)
 	}
@@ -735,6 +754,9 @@ func (p *propRun) checkWrites(call propCall, before map[string][]byte) {
 		} else {
 			if err := json.Unmarshal(b, &from); err != nil {
 				t.Fatal(err)
+			}
+			if to.UpdatedAt < from.UpdatedAt {
+				t.Errorf("%s moved the last update of task %s back from %d to %d", call.kind, id, from.UpdatedAt, to.UpdatedAt)
 			}
 			if from.Status != to.Status && !CanTransition(from.Status, to.Status) {
 				t.Errorf("%s moved task %s from %s to %s, which CanTransition forbids", call.kind, id, from.Status, to.Status)

@@ -61,7 +61,7 @@ func TestCommonTaskRejections(t *testing.T) {
 			return ignore(h.contract.Offer(ctx, id, "true", "1", "1"))
 		}),
 		"Award": with(reqOrg, func(h *harness, ctx contractapi.TransactionContextInterface, id string) error {
-			return ignore(h.contract.Award(ctx, id, execOrg))
+			return ignore(h.contract.Award(ctx, id, execOrg, fmt.Sprint(h.offerPrice(id, execOrg))))
 		}),
 		"SendPayload": with(reqOrg, func(h *harness, ctx contractapi.TransactionContextInterface, id string) error {
 			return ignore(h.contract.SendPayload(ctx, id))
@@ -85,7 +85,7 @@ func TestCommonTaskRejections(t *testing.T) {
 			return ignore(h.contract.TransferOwnership(ctx, id, outOrg))
 		}),
 		"AcceptOwnership": with(outOrg, func(h *harness, ctx contractapi.TransactionContextInterface, id string) error {
-			return ignore(h.contract.AcceptOwnership(ctx, id))
+			return ignore(h.contract.AcceptOwnership(ctx, id, "0"))
 		}),
 		"ReadTask": with(outOrg, func(h *harness, ctx contractapi.TransactionContextInterface, id string) error {
 			return ignore(h.contract.ReadTask(ctx, id))
@@ -285,11 +285,11 @@ func TestLaterTransactionRejections(t *testing.T) {
 			`invalid reason "bad\xff": must be valid utf-8 without control characters`},
 		{"dispute settled", stageSettled, nil, func(h *harness) error { return ignore(h.dispute(reqOrg, taskID, "late")) },
 			"task t-1 is in status SETTLED, not COMPLETED"},
-		{"expire early", stageAwarded, func(h *harness) { h.now = deadline }, func(h *harness) error { return ignore(h.expire(outOrg, taskID, parties())) },
+		{"expire early", stageAwarded, func(h *harness) { h.now = deadline }, func(h *harness) error { return ignore(h.expire(reqOrg, taskID, parties())) },
 			fmt.Sprintf("task t-1 is not past its deadline %d at transaction time %d", deadline, deadline)},
-		{"expire completed", stageCompleted, late, func(h *harness) error { return ignore(h.expire(outOrg, taskID, parties())) },
+		{"expire completed", stageCompleted, late, func(h *harness) error { return ignore(h.expire(reqOrg, taskID, parties())) },
 			"task t-1 is in status COMPLETED, not one of REQUESTED, SHORTLISTED, AWARDED"},
-		{"expire twice", stageExpired, nil, func(h *harness) error { return ignore(h.expire(outOrg, taskID, txOpts{})) },
+		{"expire twice", stageExpired, nil, func(h *harness) error { return ignore(h.expire(reqOrg, taskID, txOpts{})) },
 			"task t-1 is in status EXPIRED, not one of REQUESTED, SHORTLISTED, AWARDED"},
 		{"reassign open", stageAwarded, nil, func(h *harness) error { return ignore(h.reassign(reqOrg, taskID, deadline)) },
 			"task t-1 is in status AWARDED, not EXPIRED"},
@@ -325,7 +325,7 @@ func TestOwnershipRejections(t *testing.T) {
 			h.must(h.offer(candOrg, "t-2", "true", fmt.Sprint(InitialGrant), "1"))
 			h.must(run(h, outOrg, txOpts{endorsers: []string{outOrg, candOrg}, transient: withPayload([]byte("p2"))},
 				func(ctx contractapi.TransactionContextInterface) (*Task, error) {
-					return h.contract.Award(ctx, "t-2", candOrg)
+					return h.contract.Award(ctx, "t-2", candOrg, fmt.Sprint(InitialGrant))
 				}))
 		}, func(h *harness) error { return ignore(h.accept(outOrg, taskID)) },
 			"edge Edge4MSP has balance 0, less than the escrow 40 of task t-1"},

@@ -95,7 +95,7 @@ func roleCases() []roleCase {
 			name: "Award", setup: at(stageOffered), allowed: []string{reqOrg},
 			call: func(h *harness, caller string) error {
 				return callAs(h, caller, withPayload(payload), func(ctx contractapi.TransactionContextInterface) (any, error) {
-					return h.contract.Award(ctx, taskID, execOrg)
+					return h.contract.Award(ctx, taskID, execOrg, fmt.Sprint(h.offerPrice(taskID, execOrg)))
 				})
 			},
 			refusal: func(h *harness, caller string) string {
@@ -120,7 +120,7 @@ func roleCases() []roleCase {
 					tr = withPayload(payload)
 				}
 				return callAs(h, caller, tr, func(ctx contractapi.TransactionContextInterface) (any, error) {
-					return h.contract.Award(ctx, taskID, execOrg)
+					return h.contract.Award(ctx, taskID, execOrg, fmt.Sprint(h.offerPrice(taskID, execOrg)))
 				})
 			},
 			refusal: notRequester,
@@ -171,11 +171,14 @@ func roleCases() []roleCase {
 		{
 			name:    "Expire",
 			setup:   func(h *harness) { h.setup(stageAwarded); h.now = deadline + 1 },
-			allowed: allRoles,
+			allowed: []string{reqOrg, execOrg, CloudMSPID},
 			call: func(h *harness, caller string) error {
 				return callAs(h, caller, nil, func(ctx contractapi.TransactionContextInterface) (any, error) {
 					return h.contract.Expire(ctx, taskID)
 				})
+			},
+			refusal: func(_ *harness, caller string) string {
+				return fmt.Sprintf("org %s may not expire task t-1: only its requester, its executor or the Cloud may", caller)
 			},
 		},
 		{
@@ -200,7 +203,7 @@ func roleCases() []roleCase {
 			name: "AcceptOwnership", setup: at(stageTransferProposed), allowed: []string{outOrg},
 			call: func(h *harness, caller string) error {
 				return callAs(h, caller, nil, func(ctx contractapi.TransactionContextInterface) (any, error) {
-					return h.contract.AcceptOwnership(ctx, taskID)
+					return h.contract.AcceptOwnership(ctx, taskID, fmt.Sprint(h.task(taskID).Escrow))
 				})
 			},
 			refusal: func(_ *harness, caller string) string {

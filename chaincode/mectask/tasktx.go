@@ -24,6 +24,7 @@ type taskTx struct {
 	transient map[string][]byte // the transient map, checked against the accepted rules
 	caller    string            // the caller's MSP ID ("" when not identified)
 	task      *Task             // the task as read
+	write     bool              // a write: its time may not precede the task's last update
 }
 
 // identifyFunc returns the caller's MSP ID: callerMSPID, or c.writerMSPID for
@@ -33,21 +34,21 @@ type identifyFunc func(contractapi.TransactionContextInterface) (string, error)
 // beginTaskTx starts a write transaction on an existing task: it reads the
 // transaction time and validates taskID. The transaction then parses its
 // remaining arguments, in order, and calls load.
-func beginTaskTx(ctx contractapi.TransactionContextInterface, taskID string) (*taskTx, error) {
-	now, err := txSeconds(ctx)
+func (c *TaskContract) beginTaskTx(ctx contractapi.TransactionContextInterface, taskID string) (*taskTx, error) {
+	now, err := c.txSeconds(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := ParseID("taskID", taskID); err != nil {
 		return nil, err
 	}
-	return &taskTx{now: now, taskID: taskID}, nil
+	return &taskTx{now: now, taskID: taskID, write: true}, nil
 }
 
 // openTaskTx is beginTaskTx followed by load, for a write transaction whose
 // only argument is taskID.
-func openTaskTx(ctx contractapi.TransactionContextInterface, taskID string, identify identifyFunc, accepted ...transientRule) (*taskTx, error) {
-	tx, err := beginTaskTx(ctx, taskID)
+func (c *TaskContract) openTaskTx(ctx contractapi.TransactionContextInterface, taskID string, identify identifyFunc, accepted ...transientRule) (*taskTx, error) {
+	tx, err := c.beginTaskTx(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}
@@ -83,8 +84,13 @@ func (tx *taskTx) load(ctx contractapi.TransactionContextInterface, identify ide
 			return err
 		}
 	}
-	tx.task, err = loadTask(ctx, tx.taskID)
-	return err
+	if tx.task, err = loadTask(ctx, tx.taskID); err != nil {
+		return err
+	}
+	if tx.write && tx.now < tx.task.UpdatedAt {
+		return fmt.Errorf("transaction time %d is before the last update of task %s at %d: check the client's clock", tx.now, tx.taskID, tx.task.UpdatedAt)
+	}
+	return nil
 }
 
 // transientRule is a transient key that a transaction accepts.

@@ -206,6 +206,8 @@ class EdgeAgent:
         self._tasks = KeyedExecutor(settings.handler_threads, f"agent-{self.org}")
         self._lock = threading.RLock()
         self._requests: dict[str, _Request] = {}
+        # Transfers this edge agreed to take: task ID -> (from MSP ID, the most escrow it pays).
+        self._expected: dict[str, tuple[str, int]] = {}
         self._jobs: dict[str, _Job] = {}
         self._promised: dict[str, tuple[float, int]] = {}  # willing offers: task -> (until, cycles)
         self._run_queue: queue.Queue[_Job | None] = queue.Queue()
@@ -352,6 +354,18 @@ class EdgeAgent:
         if new_owner == self.msp_id:
             raise ConfigError(f"{self.org} already owns task {task_id}")
         self._tasks.submit(task_id, lambda: self._transfer(req, new_owner))
+
+    def expect_transfer(self, task_id: str, from_msp: str, max_escrow: int) -> None:
+        """Agree to take over ``task_id`` when ``from_msp`` proposes it, paying at most ``max_escrow``.
+
+        A proposal nobody told the agent to expect is left alone: accepting one would make this edge
+        pay the task's escrow for a task it never asked for (docs/security.md, consent)."""
+        if from_msp == self.msp_id:
+            raise ConfigError(f"{self.org} cannot take over its own task {task_id}")
+        if max_escrow < 0:
+            raise ConfigError(f"maxEscrow must be 0 or more, not {max_escrow}")
+        with self._lock:
+            self._expected[task_id] = (from_msp, max_escrow)
 
     def traces(self, prefix: str = "") -> dict[str, Any]:
         return self.book.export(prefix)
@@ -672,7 +686,13 @@ class EdgeAgent:
         willing = sum(1 for b in req.bids.values() if b.willing)
         self.book.mark(req.task_id, "offers_in", detail=f"round {req.round}: {willing}/{len(req.candidates)} willing")
         try:
-            submit(self.book, req.task_id, "Award", lambda: self.ledger.award(req.task_id, winner, payload=payload))
+            price = req.bids[winner].price
+            submit(
+                self.book,
+                req.task_id,
+                "Award",
+                lambda: self.ledger.award(req.task_id, winner, price, payload=payload),
+            )
         except LedgerError as exc:
             req.awarding = False
             req.next_award_try = time.time() + 1.0
@@ -781,8 +801,30 @@ class EdgeAgent:
         self.book.mark(req.task_id, "transfer_proposed", detail=new_owner)
 
     def _accept(self, ev: TaskEvent) -> None:
+        with self._lock:
+            expected = self._expected.get(ev.task_id)
+        if expected is None or expected[0] != ev.requester:
+            log.warning("ignoring an unexpected transfer of task %s from %s", ev.task_id, ev.requester)
+            return
+        if ev.escrow > expected[1]:
+            log.warning(
+                "refusing task %s from %s: escrow %d is more than the %d agreed",
+                ev.task_id,
+                ev.requester,
+                ev.escrow,
+                expected[1],
+            )
+            return
+        with self._lock:
+            self._expected.pop(ev.task_id, None)
+        most = expected[1]
         try:
-            submit(self.book, ev.task_id, "AcceptOwnership", lambda: self.ledger.accept_ownership(ev.task_id))
+            submit(
+                self.book,
+                ev.task_id,
+                "AcceptOwnership",
+                lambda: self.ledger.accept_ownership(ev.task_id, max_escrow=most),
+            )
         except LedgerError as exc:
             log.warning("accepting task %s failed: %s", ev.task_id, exc)
             return

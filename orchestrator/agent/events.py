@@ -71,6 +71,7 @@ class TaskEvent:
     price: int
     result_hash: str
     offer: Offer | None = None
+    escrow: int = 0
 
 
 def _str(data: dict[str, Any], key: str, *, required: bool = False) -> str:
@@ -145,6 +146,7 @@ def parse_event(event: ChaincodeEvent) -> TaskEvent | None:
             pending_owner=_str(data, "pendingOwner"),
             price=_int(data, "price"),
             result_hash=_str(data, "resultHash"),
+            escrow=_int(data, "escrow"),
             offer=offer,
         )
     except EventParseError as exc:

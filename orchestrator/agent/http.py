@@ -10,6 +10,9 @@ authentication, like the peers' operations endpoints.
 ``GET /status``            the agent's state (see ``EdgeAgent.status``)
 ``POST /tasks``            a :class:`~orchestrator.agent.orders.TaskOrder` as JSON: originate it (202)
 ``POST /tasks/<id>/transfer``  ``{"to": "<MSP ID>"}``: hand the task over (202)
+``POST /tasks/<id>/expect``    ``{"from": "<MSP ID>", "maxEscrow": n}``: agree to take the task over
+                               when that edge proposes it, paying at most n (200); the agent
+                               accepts no transfer it was not told to expect
 ``GET /traces?prefix=p``   stage and transaction marks of tasks whose ID starts with ``p``
 =========================  ======================================================================
 """
@@ -91,6 +94,14 @@ class _Handler(BaseHTTPRequestHandler):
                     raise ConfigError('a transfer needs {"to": "<MSP ID>"}')
                 agent.transfer(parts[1], to)
                 self._send(HTTPStatus.ACCEPTED, {"task_id": parts[1], "to": to})
+            elif len(parts) == 3 and parts[0] == "tasks" and parts[2] == "expect":
+                body = self._body()
+                sender = body.get("from") if isinstance(body, dict) else None
+                most = body.get("maxEscrow") if isinstance(body, dict) else None
+                if not isinstance(sender, str) or not sender or isinstance(most, bool) or not isinstance(most, int):
+                    raise ConfigError('an expected transfer needs {"from": "<MSP ID>", "maxEscrow": <credits>}')
+                agent.expect_transfer(parts[1], sender, most)
+                self._send(HTTPStatus.OK, {"task_id": parts[1], "from": sender, "maxEscrow": most})
             else:
                 self._send(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {url.path}"})
         except ConfigError as exc:
@@ -172,6 +183,9 @@ class AgentClient:
 
     def transfer(self, task_id: str, new_owner: str) -> None:
         self._call("POST", f"/tasks/{urllib.parse.quote(task_id)}/transfer", {"to": new_owner})
+
+    def expect_transfer(self, task_id: str, from_msp: str, max_escrow: int) -> None:
+        self._call("POST", f"/tasks/{urllib.parse.quote(task_id)}/expect", {"from": from_msp, "maxEscrow": max_escrow})
 
     def traces(self, prefix: str = "") -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/traces?" + urllib.parse.urlencode({"prefix": prefix}))

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -201,8 +202,10 @@ class Contract:
         *args: str | bytes,
         transient: Mapping[str, bytes] | None = None,
         endorsing_orgs: Sequence[str] | None = None,
+        timestamp: datetime | None = None,
     ) -> Proposal:
-        """Build (but do not send) a proposal; ``endorsing_orgs`` are MSP ids."""
+        """Build (but do not send) a proposal; ``endorsing_orgs`` are MSP ids. ``timestamp`` stamps the
+        proposal with another time than now (what a client with a wrong clock sends; tests use it)."""
         gw = self.network.gateway
         built = protos.build_proposal(
             creator=gw._creator,
@@ -211,6 +214,7 @@ class Contract:
             function=function,
             args=args,
             transient=transient,
+            timestamp=timestamp,
         )
         return Proposal(self.network, built, tuple(endorsing_orgs or ()))
 
@@ -331,22 +335,26 @@ class Transaction:
             prepared_transaction=common_pb2.Envelope(payload=self._payload, signature=self._signature),
         )
         log.debug("submit %s", self.tx_id)
+        already: SubmitError | None = None
         try:
             gw._stub.Submit(request, timeout=gw.timeouts.submit)
         except grpc.RpcError as exc:
-            error = SubmitError.from_rpc_error(exc, tx_id=self.tx_id)
-            if not error.already_with_orderers:
-                raise error from exc
-            log.info("submit %s: orderers already have it, waiting for its commit status: %s", self.tx_id, error)
-        return Commit(self._network, tx_id=self.tx_id)
+            already = SubmitError.from_rpc_error(exc, tx_id=self.tx_id)
+            if not already.already_with_orderers:
+                raise already from exc
+            log.info("submit %s: orderers already have it, waiting for its commit status: %s", self.tx_id, already)
+        return Commit(self._network, tx_id=self.tx_id, already_with_orderers=already)
 
 
 class Commit:
     """A submitted transaction whose commit status can be awaited."""
 
-    def __init__(self, network: Network, *, tx_id: str) -> None:
+    def __init__(self, network: Network, *, tx_id: str, already_with_orderers: SubmitError | None = None) -> None:
         self._network = network
         self.tx_id = tx_id
+        # Set when the orderers answered that they already had (or had ordered) this transaction:
+        # e.g. the same signed envelope sent twice to a BFT ordering service.
+        self.already_with_orderers = already_with_orderers
         gw = network.gateway
         self._request = protos.commit_status_request(tx_id=tx_id, channel=network.channel, creator=gw._creator)
         self._signature = gw.identity.sign(self._request)

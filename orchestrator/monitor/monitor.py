@@ -373,7 +373,8 @@ class CloudMonitor:
             state.task_id, "offers_in", detail=f"round {state.round}: {willing}/{len(state.candidates)} willing"
         )
         try:
-            submit(self.book, state.task_id, "Award", lambda: self.ledger.award(state.task_id, winner))
+            price = state.bids[winner].price
+            submit(self.book, state.task_id, "Award", lambda: self.ledger.award(state.task_id, winner, price))
         except LedgerError as exc:
             state.awarding = False
             state.next_award_try = time.time() + 1.0

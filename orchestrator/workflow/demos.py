@@ -2,7 +2,8 @@
 
 * :func:`mobility` (first paper, the mobile user): Edge1 requests a task; while the executor
   runs it, Edge1 hands the requester role to another edge (``TransferOwnership`` with the payload,
-  ``AcceptOwnership`` by the new owner's agent), which receives the result and settles. Credits:
+  ``AcceptOwnership`` by the new owner's agent, told first to expect it and the escrow it pays),
+  which receives the result and settles. Credits:
   the new owner pays, Edge1 ends even, the executor is paid once.
 * :func:`fault`: Edge1 requests a task; once its executor has started, that executor's agent is
   killed (``how="kill"``) or cut off the network (``how="partition"``: it keeps running, but
@@ -137,6 +138,8 @@ def mobility(spec: NetworkSpec, *, progress: Progress = _quiet, exec_s: float = 
         new_owner = next(m for m in edges if m not in (requester, executor, *state.candidates))
         names = {m: s.fleet.org_name(m) for m in (requester, executor, new_owner)}
         progress(f"{names[executor]} is executing; {names[requester]} moves the task to {names[new_owner]}")
+        escrow = int(s.ledger.read_task(task_id).get("escrow", 0))
+        s.fleet.clients[new_owner].expect_transfer(task_id, requester, escrow)
         s.fleet.clients[requester].transfer(task_id, new_owner)
         _wait(f"{task_id} to settle", lambda: _status(s, task_id) in ("SETTLED", "DISPUTED", "EXPIRED"), timeout=300)
         task = s.ledger.read_task(task_id)

@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from orchestrator import engine, network
+from orchestrator.ledger import Ledger
 from orchestrator.network import NetworkSpec, down, up
 from orchestrator.topology import Topology, load_topology
+
+from . import waits
 
 
 def free_port_base(start: int = 27000) -> int:
@@ -50,3 +53,20 @@ def live_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkSp
     topology = load_topology().with_overrides(consensus=CONSENSUS, port_base=free_port_base())
     with isolated_network(tmp_path_factory, "it", topology) as spec:
         yield spec
+
+
+@pytest.fixture(scope="module")
+def orgs(live_network: NetworkSpec) -> Iterator[dict[str, Ledger]]:
+    """A ledger client of every org of the session network, each edge registered."""
+    ledgers = {name: Ledger.connect(live_network, name) for name in ("Cloud", "Edge1", "Edge2", "Edge3", "Edge4")}
+    try:
+        for name in ("Edge1", "Edge2", "Edge3", "Edge4"):
+            if not ledgers[name].edge_registered(f"{name}MSP"):
+                registered = ledgers[name].register_edge(
+                    cpu_cycles_per_sec=2_000_000_000, memory_mb=2048, price_per_gigacycle=3
+                )
+                waits.synced(live_network, registered)  # other orgs' peers endorse with this edge
+        yield ledgers
+    finally:
+        for ledger in ledgers.values():
+            ledger.close()

@@ -62,6 +62,8 @@ def _cases(rng: random.Random, tmp: Path) -> Iterator[list[str]]:
         yield ["task", "request", "--deadline", number]
         yield ["task", "request", "--max-price", number]
         yield ["task", "offer", "t-none", "--org", "Edge2", "--seconds", number]
+        yield ["task", "award", "t-none", "Edge2", "--price", number]
+        yield ["task", "accept", "t-none", "--max-escrow", number]
     for org in HOSTILE_ORGS:
         yield ["task", "request", "--org", org]
         yield ["task", "settle", "t-none", "--org", org]

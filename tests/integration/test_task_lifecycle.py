@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,22 +21,6 @@ pytestmark = pytest.mark.integration
 # Seconds from the request to the deadline of the task that expires: the award (five transactions,
 # each committed on every peer) must come first on a busy host too. The expiry waits for exactly it.
 EXPIRY_DEADLINE_S = 15
-
-
-@pytest.fixture(scope="module")
-def orgs(live_network: NetworkSpec) -> Iterator[dict[str, Ledger]]:
-    ledgers = {name: Ledger.connect(live_network, name) for name in ("Cloud", "Edge1", "Edge2", "Edge3", "Edge4")}
-    try:
-        for name in ("Edge1", "Edge2", "Edge3", "Edge4"):
-            if not ledgers[name].edge_registered(f"{name}MSP"):
-                registered = ledgers[name].register_edge(
-                    cpu_cycles_per_sec=2_000_000_000, memory_mb=2048, price_per_gigacycle=3
-                )
-                waits.synced(live_network, registered)  # other orgs' peers endorse with this edge
-        yield ledgers
-    finally:
-        for ledger in ledgers.values():
-            ledger.close()
 
 
 def _request(requester: Ledger, payload: bytes, *, deadline_s: int, synced: NetworkSpec | None = None) -> str:
@@ -62,7 +46,7 @@ def _shortlist_and_award(spec: NetworkSpec, orgs: dict[str, Ledger], task_id: st
     waits.synced(spec, orgs["Cloud"].shortlist(task_id, ["Edge2MSP", "Edge3MSP"]))
     waits.synced(spec, orgs["Edge2"].offer(task_id, willing=True, price=price, estimated_seconds=5))
     waits.synced(spec, orgs["Edge3"].offer(task_id, willing=False))
-    waits.synced(spec, orgs["Edge1"].award(task_id, "Edge2MSP", payload=payload))
+    waits.synced(spec, orgs["Edge1"].award(task_id, "Edge2MSP", price, payload=payload))
 
 
 def test_full_lifecycle_moves_credits_and_keeps_payload_and_result_private(
@@ -161,7 +145,7 @@ def test_audit_passes_after_the_lifecycle_and_catches_a_tampered_block(live_netw
 
 # ---- the caller x transaction table, live: every role that must not call a transaction --------
 # Roles on one task: requester Edge1, executor Edge2, a candidate that was not awarded Edge3,
-# a registered outsider Edge4, and the Cloud. Expire is the one transaction anyone may call.
+# a registered outsider Edge4, and the Cloud.
 Call = Callable[[Ledger], Any]
 REFUSED: list[tuple[str, str, str]] = []  # (transaction, caller, the peer's refusal), printed at the end
 
@@ -245,18 +229,18 @@ def test_every_transaction_refuses_every_role_that_must_not_call_it(
             (
                 "Award",
                 ["Edge2", "Edge3", "Edge4"],
-                lambda o: o.award(task_id, "Edge2MSP", payload=payload),
+                lambda o: o.award(task_id, "Edge2MSP", 40, payload=payload),
                 not_requester,
             ),
             (
                 "Award",
                 ["Cloud"],
-                lambda o: o.award(task_id, "Edge2MSP"),
+                lambda o: o.award(task_id, "Edge2MSP", 40),
                 f"org CloudMSP may not award task {task_id}: the requester did not delegate the award",
             ),
         ],
     )
-    waits.synced(spec, orgs["Edge1"].award(task_id, "Edge2MSP", payload=payload))
+    waits.synced(spec, orgs["Edge1"].award(task_id, "Edge2MSP", 40, payload=payload))
     _refuse(
         spec,
         orgs,
@@ -291,7 +275,7 @@ def test_every_transaction_refuses_every_role_that_must_not_call_it(
             (
                 "AcceptOwnership",
                 ["Edge1", "Edge2", "Edge3", "Cloud"],
-                lambda o: o.accept_ownership(task_id),
+                lambda o: o.accept_ownership(task_id, max_escrow=40),
                 "org {msp} is not the pending owner of task " + task_id,
             ),
         ],
@@ -316,7 +300,20 @@ def test_every_transaction_refuses_every_role_that_must_not_call_it(
 
     late = _request(orgs["Edge1"], payload, deadline_s=3, synced=spec)
     waits.wait_past_deadline(orgs["Edge1"].read_task(late)["deadline"])  # the proposal time must pass it
-    waits.synced(spec, orgs["Edge3"].expire(late))  # anyone may expire a task past its deadline
+    _refuse(
+        spec,
+        orgs,
+        late,
+        [
+            (
+                "Expire",
+                ["Edge2", "Edge3", "Edge4"],
+                lambda o: o.expire(late),
+                f"org {{msp}} may not expire task {late}: only its requester, its executor or the Cloud may",
+            ),
+        ],
+    )
+    waits.synced(spec, orgs["Cloud"].expire(late))  # past its deadline: the Cloud closes it
     _refuse(
         spec,
         orgs,
@@ -343,6 +340,7 @@ def test_every_transaction_refuses_every_role_that_must_not_call_it(
         "AcceptOwnership",
         "Settle",
         "Dispute",
+        "Expire",
         "Reassign",
     }
     print(f"\n{len(REFUSED)} refused calls, nothing written:")

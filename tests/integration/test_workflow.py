@@ -12,7 +12,7 @@ import pytest
 from orchestrator.network import NetworkSpec
 from orchestrator.topology import load_topology
 from orchestrator.workflow import RunConfig, WorkloadConfig, run_tasks
-from orchestrator.workflow.demos import fault
+from orchestrator.workflow.demos import fault, mobility
 
 from .conftest import free_port_base, isolated_network
 
@@ -77,4 +77,11 @@ def test_a_partitioned_executor_misses_its_deadline_and_the_task_is_reassigned_a
 ) -> None:
     report = fault(wf_network, how="partition", deadline_s=20, exec_s=3.0)
     assert report.name == "fault-partition"
+    assert report.ok, report.to_json()
+
+
+def test_a_task_handed_to_an_edge_that_expects_it_is_settled_by_the_new_owner(wf_network: NetworkSpec) -> None:
+    """The mobile user (first paper): the new owner's agent was told to expect the transfer and the
+    escrow it pays (an agent accepts no other), takes the task over mid-execution and settles it."""
+    report = mobility(wf_network, exec_s=6.0)
     assert report.ok, report.to_json()

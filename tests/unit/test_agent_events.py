@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from orchestrator.agent import AgentSettings, EdgeAgent
 from orchestrator.agent.events import EventParseError, parse_event
+from orchestrator.errors import ConfigError
 from orchestrator.gateway import ChaincodeEvent, Gateway, Identity
 from orchestrator.ledger import Ledger
 
@@ -163,3 +165,49 @@ def test_expire_is_endorsed_by_requester_and_executor_or_requester_and_cloud() -
     assert expire_endorsers(awarded, "CloudMSP", without_executor=True) == ["Edge1MSP", "CloudMSP"]
     # before an award the chaincode policy applies: the caller's own peer
     assert expire_endorsers(TASK, "Edge3MSP", without_executor=True) == ["Edge3MSP"]
+
+
+def _settle_handlers(agent: EdgeAgent) -> None:
+    deadline = time.monotonic() + 5
+    while agent.status()["pending_handlers"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    ("expected", "escrow", "accepted"),
+    [
+        (None, 0, None),  # nobody told the agent: a transfer trap is left alone
+        (("Edge1MSP", 40), 50, None),  # more escrow than agreed
+        (("Edge4MSP", 40), 40, None),  # expected from another edge
+        (("Edge1MSP", 40), 40, 40),
+        (("Edge1MSP", 40), 0, 40),
+    ],
+)
+def test_an_agent_accepts_only_the_transfers_it_was_told_to_expect(
+    agent: EdgeAgent,
+    monkeypatch: pytest.MonkeyPatch,
+    expected: tuple[str, int] | None,
+    escrow: int,
+    accepted: int | None,
+) -> None:
+    calls: list[tuple[str, int]] = []
+
+    def accept(task_id: str, *, max_escrow: int) -> None:
+        calls.append((task_id, max_escrow))
+
+    monkeypatch.setattr(agent.ledger, "accept_ownership", accept)
+    monkeypatch.setattr(agent, "_adopt", lambda task: None)
+    monkeypatch.setattr(agent.ledger, "read_task", lambda task_id: TASK)
+    if expected is not None:
+        agent.expect_transfer("t-17", *expected)
+    proposal = TASK | {"status": "AWARDED", "executor": "Edge3MSP", "pendingOwner": "Edge2MSP", "escrow": escrow}
+    agent.handle_event(_event("OwnershipProposed", proposal))
+    _settle_handlers(agent)
+    assert calls == ([] if accepted is None else [("t-17", accepted)])
+
+
+def test_an_agent_refuses_to_expect_its_own_task_or_a_negative_escrow(agent: EdgeAgent) -> None:
+    with pytest.raises(ConfigError, match="cannot take over its own task"):
+        agent.expect_transfer("t-17", "Edge2MSP", 10)
+    with pytest.raises(ConfigError, match="maxEscrow must be 0 or more"):
+        agent.expect_transfer("t-17", "Edge1MSP", -1)

@@ -85,3 +85,16 @@ def test_an_agent_that_is_not_there_is_a_network_error() -> None:
 def test_orders_round_trip_through_json() -> None:
     order = TaskOrder(task_id="t-1", cycles=10, input_bytes=5, deadline_s=30, max_price=4, delegate=True, seed=3)
     assert TaskOrder.from_json(order.to_json()) == order
+
+
+def test_an_expected_transfer_is_registered_and_a_bad_one_refused(served: tuple[EdgeAgent, AgentClient]) -> None:
+    agent, client = served
+    client.expect_transfer("t9", "Edge1MSP", 40)
+    assert agent._expected["t9"] == ("Edge1MSP", 40)
+    for body in ({"from": "Edge1MSP"}, {"from": "", "maxEscrow": 1}, {"from": "Edge1MSP", "maxEscrow": True}, [1]):
+        with pytest.raises(ConfigError, match="an expected transfer needs") as err:
+            client._call("POST", "/tasks/t8/expect", body)
+        assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="cannot take over its own task"):
+        client.expect_transfer("t8", "Edge3MSP", 1)
+    assert "t8" not in agent._expected

@@ -275,7 +275,9 @@ def test_a_submit_the_orderers_already_have_waits_for_its_commit_status() -> Non
     trailers = ((STATUS_DETAILS_KEY, _status_bytes(14, QUORUM, ORDERERS_HAVE_IT)),)
     stub = _Stub(FakeRpcError(grpc.StatusCode.UNAVAILABLE, QUORUM, trailers))
     transaction = Transaction(_network(stub), tx_id="t9", payload=b"p", result=b"")
-    status = transaction.submit().status()
+    commit = transaction.submit()
+    assert commit.already_with_orderers is not None and "request already processed" in str(commit.already_with_orderers)
+    status = commit.status()
     assert status.valid and status.block_number == 7 and len(stub.commit_asked) == 1
 
 
