@@ -117,9 +117,18 @@ def agent(
     max_queue: Annotated[int, typer.Option(help="Tasks queued before it declines.")] = 8,
     offer_timeout: Annotated[float, typer.Option(help="Seconds a requester waits for offers.")] = 4.0,
     verify: Annotated[bool, typer.Option(help="Recompute every result before settling.")] = False,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="MECFAB_AGENT_SECRET_FILE",
+            help="The org's agent secret, asked of every request that acts for the org (default without"
+            " --peer: the network's state directory, created if missing; required with --peer).",
+        ),
+    ] = None,
 ) -> None:
     """Run an edge server's agent: offers, executes, requests and settles tasks (until stopped)."""
     from orchestrator.agent import AgentServer, AgentSettings, EdgeAgent, PeerConnection
+    from orchestrator.agent_secret import ensure_secret, read_secret
     from orchestrator.topology import EdgeServerSpec
 
     host, _, port_text = listen.rpartition(":")
@@ -140,6 +149,9 @@ def agent(
         found = _edge_org(network, org)
         conn = run(lambda: PeerConnection.from_spec(network, found.name))
         server_spec = network.topology.edge_server(found)
+        if secret_file is None:
+            secret_file = network.state.agent_secret(found)
+            ensure_secret(secret_file)
     else:
         if tls_ca is None or msp_dir is None:
             fail("--peer needs --tls-ca and --msp-dir (or MECFAB_TLS_CA and MECFAB_MSP_DIR)")
@@ -156,6 +168,9 @@ def agent(
             chaincode=chaincode,
         )
         server_spec = EdgeServerSpec()
+        if secret_file is None:
+            fail("--peer needs --secret-file (or MECFAB_AGENT_SECRET_FILE): the org's agent secret")
+    secret = run(lambda: read_secret(secret_file))
     settings = run(lambda: AgentSettings.from_server(server_spec, **overrides))
     stop = threading.Event()
 
@@ -166,7 +181,7 @@ def agent(
     signal.signal(signal.SIGINT, on_signal)
     ledger = run(conn.connect)
     edge_agent = EdgeAgent(ledger, settings)
-    server = run(lambda: AgentServer(edge_agent, host, int(port_text)))
+    server = run(lambda: AgentServer(edge_agent, host, int(port_text), secret=secret))
     server.start()
     try:
         run(edge_agent.start)

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from orchestrator import consensus_health, engine, metrics, swarm
+from orchestrator.agent_secret import ensure_secret
 from orchestrator.errors import ConfigError, EnvironmentProblem, NetworkError
 from orchestrator.fabric_tools import FabricTools, ToolError, org_admin_flags, retry
 from orchestrator.paths import StateDir, fabric_home
@@ -189,6 +190,8 @@ def generate(spec: NetworkSpec, tools: FabricTools, progress: Progress = _quiet)
             f"{spec.fabric_version}: run 'make down' (or 'mecfab network down') before switching versions"
         )
     render(spec)
+    for org in spec.topology.edge_orgs:  # the agents' containers mount them (compose profile "agents")
+        ensure_secret(spec.state.agent_secret(org))
     if not spec.state.org_msp(spec.topology.orderer_org).is_dir():
         progress("generating crypto material (cryptogen)")
         tools.cryptogen(spec.state)

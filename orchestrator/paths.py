@@ -58,6 +58,10 @@ class StateDir:
     def chaincode_package(self, label: str) -> Path:
         return self.root / "packages" / f"{label}.tar.gz"
 
+    def agent_secret(self, org: Org) -> Path:
+        """The secret an edge's agent asks of every request that acts for the org (mode 0400)."""
+        return self.root / "agents" / f"{org.name}.secret"
+
     def link_core_yaml(self, org: Org) -> Path:
         """An edge peer's core.yaml when its orderer traffic is routed through its link proxy."""
         return self.root / "links" / org.domain / "core.yaml"

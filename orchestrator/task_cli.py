@@ -14,8 +14,10 @@ import typer
 from rich.table import Table
 
 from orchestrator.cli_common import JsonOpt, emit_json, fail, out, progress, run, spec
+from orchestrator.errors import LedgerError
 from orchestrator.gateway import SubmitResult
 from orchestrator.ledger import Ledger
+from orchestrator.sealing import seal, unseal
 from orchestrator.topology import OrgKind
 
 task_app = typer.Typer(no_args_is_help=True)
@@ -58,6 +60,17 @@ def _read(path: Path | None) -> bytes | None:
         fail(f"cannot read {path}: {exc.strerror}")
 
 
+def _sealed(ledger: Ledger, task_id: str, content: bytes | None) -> bytes | None:
+    """The payload as the task was requested with it, salt included (read from the requester's own
+    collection: the salt is nowhere else), once checked to hold ``content``."""
+    if content is None:
+        return None
+    stored = ledger.read_payload(task_id)
+    if unseal(stored) != content:
+        raise LedgerError(f"the payload given is not the one task {task_id} was requested with")
+    return stored
+
+
 @task_app.command("request")
 @task_app.command("submit", hidden=True)
 def request(
@@ -84,6 +97,7 @@ def request(
         fail(f"--id {task_id!r} has characters that cannot be part of a task ID")
     tid = task_id or f"t-{uuid.uuid4().hex[:12]}"
     data = _read(payload) or f"payload of {tid}".encode()
+    sealed = seal(data)  # the public hash covers a random salt: it confirms no guess of the file
 
     def call(ledger: Ledger) -> SubmitResult:
         if not ledger.edge_registered(found.msp_id):
@@ -95,8 +109,8 @@ def request(
             input_bytes=input_bytes or len(data),
             deadline_unix=int(time.time()) + deadline,
             max_price=max_price,
-            payload_hash=hashlib.sha256(data).hexdigest(),
-            payload=data,
+            payload_hash=hashlib.sha256(sealed).hexdigest(),
+            payload=sealed,
             delegate_award=delegate,
         )
 
@@ -151,7 +165,7 @@ def award(
 
     def call(lg: Ledger) -> SubmitResult:
         accepted = price if price is not None else int(lg.current_offer(task_id, msp).get("price", 0))
-        return lg.award(task_id, msp, accepted, payload=data)
+        return lg.award(task_id, msp, accepted, payload=_sealed(lg, task_id, data))
 
     _report(_ledger_call(org, call), f"task {task_id} awarded", as_json)
 
@@ -164,7 +178,7 @@ def result(
     as_json: JsonOpt = False,
 ) -> None:
     """As the executor: submit the result (hash public, content private)."""
-    data = _read(file) or b""
+    data = seal(_read(file) or b"")  # a fresh salt: the public result hash confirms no guess
     _report(_ledger_call(org, lambda lg: lg.submit_result(task_id, data)), f"result of {task_id} submitted", as_json)
 
 
@@ -241,7 +255,7 @@ def transfer(
     """As the requester: propose that another edge takes over the task (it then runs `task accept`)."""
     msp = run(lambda: spec().topology.org(new_owner)).msp_id
     data = _read(payload)
-    res = _ledger_call(org, lambda lg: lg.transfer_ownership(task_id, msp, payload=data))
+    res = _ledger_call(org, lambda lg: lg.transfer_ownership(task_id, msp, payload=_sealed(lg, task_id, data)))
     _report(res, f"transfer of {task_id} to {msp} proposed", as_json)
 
 

@@ -53,6 +53,7 @@ from orchestrator.agent.work import (
 from orchestrator.errors import ConfigError, LedgerError
 from orchestrator.gateway import ChaincodeEvent, ChaincodeEventsError, ChaincodeEventStream, GatewayError
 from orchestrator.ledger import Ledger
+from orchestrator.sealing import seal, unseal
 from orchestrator.topology import EdgeServerSpec
 
 log = logging.getLogger(__name__)
@@ -554,7 +555,12 @@ class EdgeAgent:
             self.book.mark(job.task_id, "failed", detail="payload does not match its public hash")
             log.warning("payload of %s does not match its hash; not executing", job.task_id)
             return
-        job.payload = payload
+        try:
+            job.payload = unseal(payload)  # the hash covers the salt: what executes is the content
+        except LedgerError as exc:
+            self.book.mark(job.task_id, "failed", detail=str(exc))
+            log.warning("payload of %s is not sealed; not executing: %s", job.task_id, exc)
+            return
         job.fetched_at = self.book.mark(job.task_id, "payload_fetched", detail=f"{len(payload)} bytes")
         job.state = "queued"
         self._run_queue.put(job)
@@ -582,13 +588,15 @@ class EdgeAgent:
             job.progress, job.state = 1.0, "submitting"
             with self._lock:
                 self.effective_hz = 0.7 * self.effective_hz + 0.3 * job.cycles / max(finished - started, 1e-3)
-            result = result_document(
-                task_id=job.task_id,
-                payload_hash=job.payload_hash,
-                cycles=job.cycles,
-                rounds=rounds,
-                digest=digest,
-                executor=self.msp_id,
+            result = seal(  # a fresh salt: a third party that guesses the document cannot confirm it
+                result_document(
+                    task_id=job.task_id,
+                    payload_hash=job.payload_hash,
+                    cycles=job.cycles,
+                    rounds=rounds,
+                    digest=digest,
+                    executor=self.msp_id,
+                )
             )
             self._tasks.submit(job.task_id, lambda job=job, result=result, f=finished: self._deliver(job, result, f))  # type: ignore[misc]
 
@@ -615,7 +623,7 @@ class EdgeAgent:
 
     # ---- requester -------------------------------------------------------------------------
     def _originate(self, req: _Request, order: TaskOrder) -> None:
-        payload = make_payload(order.task_id, order.input_bytes, seed=order.seed)
+        payload = seal(make_payload(order.task_id, order.input_bytes, seed=order.seed))
         req.payload, req.payload_hash = payload, hashlib.sha256(payload).hexdigest()
         self.book.mark(req.task_id, "submitted")
         deadline = int(time.time()) + order.deadline_s
@@ -729,7 +737,7 @@ class EdgeAgent:
             input_bytes=ev.input_bytes,
             executor=ev.executor,
             result_hash=ev.result_hash,
-            payload=req.payload if self.settings.verify_results else None,
+            payload=unseal(req.payload) if self.settings.verify_results and req.payload else None,
         )
         try:
             if reason is None:

@@ -2,8 +2,12 @@
 
 The cloud monitor reads ``GET /status`` (queue, backlog, measured rate, CPU use) once a second;
 the run driver posts task orders and collects the agent's traces. It listens inside the Docker
-network and is published on the host's loopback only (``Node.agent_port``); it has no
-authentication, like the peers' operations endpoints.
+network and is published on the host's loopback only (``Node.agent_port``). Every request that acts
+for the org or reads its activity (``POST``, ``/traces``) must carry the org's agent secret as
+``Authorization: Bearer <secret>`` (a file of mode 0400 in the network's state directory,
+``StateDir.agent_secret``, mounted read-only into the agent's container; never logged); without it
+the agent answers 401 and does nothing. ``/healthz`` and ``/status`` (the load the Cloud monitor
+samples) stay open.
 
 =========================  ======================================================================
 ``GET /healthz``           ``{"ready": true}`` once the agent follows the event stream (503 before)
@@ -13,12 +17,13 @@ authentication, like the peers' operations endpoints.
 ``POST /tasks/<id>/expect``    ``{"from": "<MSP ID>", "maxEscrow": n}``: agree to take the task over
                                when that edge proposes it, paying at most n (200); the agent
                                accepts no transfer it was not told to expect
-``GET /traces?prefix=p``   stage and transaction marks of tasks whose ID starts with ``p``
+``GET /traces?prefix=p``   stage and transaction marks of tasks whose ID starts with ``p`` (secret)
 =========================  ======================================================================
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
@@ -54,8 +59,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _authorized(self) -> bool:
+        """True if the request carries this agent's secret; otherwise answers 401 (and reads nothing)."""
+        given = self.headers.get("Authorization", "")
+        expected = f"Bearer {self.server.secret}"
+        if hmac.compare_digest(given.encode(), expected.encode()):
+            return True
+        self.close_connection = True  # the body, if any, is never read
+        self._send(HTTPStatus.UNAUTHORIZED, {"error": "this endpoint needs the org's agent secret"})
+        return False
+
     def _body(self) -> object:
-        length = int(self.headers.get("Content-Length") or 0)
+        raw_length = self.headers.get("Content-Length") or "0"
+        if not raw_length.isdigit():
+            raise ConfigError(f"invalid Content-Length {raw_length[:20]!r}: must be a whole number of bytes")
+        length = int(raw_length)
         if length > MAX_BODY:
             raise ConfigError(f"request body of {length} bytes is over {MAX_BODY}")
         raw = self.rfile.read(length) if length else b""
@@ -73,6 +91,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif url.path == "/status":
             self._send(HTTPStatus.OK, agent.status())
         elif url.path == "/traces":
+            if not self._authorized():
+                return
             prefix = urllib.parse.parse_qs(url.query).get("prefix", [""])[0]
             self._send(HTTPStatus.OK, agent.traces(prefix))
         else:
@@ -82,6 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         agent = self.server.agent
         parts = [p for p in url.path.split("/") if p]
+        if not self._authorized():
+            return
         try:
             if parts == ["tasks"]:
                 order = TaskOrder.from_json(self._body())
@@ -105,6 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {url.path}"})
         except ConfigError as exc:
+            self.close_connection = True  # a body left unread must not be taken for the next request
             self._send(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
         except MecFabError as exc:
             self._send(HTTPStatus.CONFLICT, {"error": str(exc)})
@@ -113,17 +136,20 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], agent: EdgeAgent) -> None:
+    def __init__(self, address: tuple[str, int], agent: EdgeAgent, secret: str) -> None:
         super().__init__(address, _Handler)
         self.agent = agent
+        self.secret = secret
 
 
 class AgentServer:
     """Serves an agent's endpoint on ``host:port`` (port 0 picks a free one) from a thread."""
 
-    def __init__(self, agent: EdgeAgent, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, agent: EdgeAgent, host: str = "127.0.0.1", port: int = 0, *, secret: str) -> None:
+        if len(secret) < 32:
+            raise ConfigError("the agent secret is too short (at least 32 characters)")
         try:
-            self._server = _Server((host, port), agent)
+            self._server = _Server((host, port), agent, secret)
         except OSError as exc:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
         self._thread = threading.Thread(target=self._server.serve_forever, name="agent-http", daemon=True)
@@ -144,15 +170,21 @@ class AgentServer:
 class AgentClient:
     """Talks to one agent's endpoint."""
 
-    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 5.0, secret: str | None = None) -> None:
+        """``secret``: the org's agent secret, needed to act for the org (not for ``status``)."""
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self._secret = secret
+
+    def __repr__(self) -> str:
+        return f"AgentClient({self.url!r})"  # never the secret
 
     def _call(self, method: str, path: str, body: object | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if self._secret is not None:
+            headers["Authorization"] = f"Bearer {self._secret}"
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"null")

@@ -8,9 +8,10 @@ from typing import Any
 
 from orchestrator.agent.decide import AWARD_RULES, AwardRule
 from orchestrator.errors import ConfigError
+from orchestrator.sealing import MAX_CONTENT_BYTES
 
 TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-MAX_PAYLOAD_BYTES = 1_048_576  # the contract's limit on a transient payload
+MAX_PAYLOAD_BYTES = MAX_CONTENT_BYTES  # the contract's limit on a transient payload, less the salt
 MAX_DEADLINE_S = 31_536_000
 
 

@@ -20,10 +20,13 @@ import logging
 import math
 import os
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from orchestrator.sealing import SALT_BYTES, unseal
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +43,12 @@ def work_rounds(cycles: int, payload_bytes: int) -> int:
 
 
 def make_payload(task_id: str, size: int, *, seed: int = 0) -> bytes:
-    """The input data of a task: ``size`` pseudo-random bytes from ``seed`` (or, when it is 0, from
-    the task ID), so a workload replayed from the same seed sends the same bytes."""
-    return random.Random(f"seed/{seed}" if seed else f"task/{task_id}").randbytes(size)
+    """The input data of a task: ``size`` bytes from the operating system's random source, or, with a
+    ``seed``, pseudo-random bytes from it (a workload replayed from the same seed sends the same
+    bytes). Either way the ledger sees them sealed with a random salt (``orchestrator.sealing``)."""
+    if not seed:
+        return secrets.token_bytes(size)
+    return random.Random(f"seed/{seed}").randbytes(size)
 
 
 class Cancelled(Exception):
@@ -97,14 +103,17 @@ def check_result(
 ) -> str | None:
     """Why ``result`` is not a valid answer to the task, or ``None`` when it is.
 
-    Always checked: the bytes match the public result hash, and the document names this task, its
-    payload, the executor and the right number of rounds. With ``payload`` the chain is recomputed
+    ``result`` is the sealed bytes read from the ledger (``orchestrator.sealing``). Always checked: they
+    match the public result hash, and the document inside names this task, its payload, the executor
+    and the right number of rounds. With ``payload`` (the content, unsealed) the chain is recomputed
     (as much work again as the task; the workflow does it only on request).
     """
     if hashlib.sha256(result).hexdigest() != result_hash:
         return "result does not match its public hash"
+    if len(result) < SALT_BYTES:
+        return "result is not sealed with a salt"
     try:
-        doc = json.loads(result)
+        doc = json.loads(unseal(result))
     except (UnicodeDecodeError, json.JSONDecodeError):
         return "result is not JSON"
     if not isinstance(doc, dict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -43,6 +43,8 @@ class BlockRecord:
     header_hash: bytes  # what the next block's previous_hash must be
     computed_data_hash: bytes  # SHA-256 over the block's data, to compare with data_hash
     transactions: tuple[TxRecord, ...]
+    # The serialized block, as every member's peer (and the orderers) holds it.
+    raw: bytes = field(default=b"", repr=False, compare=False)
 
 
 def _der_length(n: int) -> bytes:
@@ -82,6 +84,7 @@ def decode_block(data: bytes) -> BlockRecord:
         header_hash=block_header_hash(header.number, bytes(header.previous_hash), bytes(header.data_hash)),
         computed_data_hash=hashlib.sha256(b"".join(bytes(d) for d in block.data.data)).digest(),
         transactions=tuple(txs),
+        raw=data,
     )
 
 

@@ -218,6 +218,7 @@ AGENT_IMAGE_DEFAULT = "mecfab/agent:latest"
 AGENT_LISTEN_PORT = 8700
 AGENT_MSP_DIR = "/etc/mecfab/msp"
 AGENT_TLS_CA = "/etc/mecfab/tls-ca.pem"
+AGENT_SECRET = "/etc/mecfab/agent.secret"
 
 
 def _agent(topology: Topology, node: Node, state: StateDir, state_rel: str) -> dict[str, Any]:
@@ -242,6 +243,7 @@ def _agent(topology: Topology, node: Node, state: StateDir, state_rel: str) -> d
             "MECFAB_PEER": f"{node.host}:{PEER_PORT}",
             "MECFAB_MSP_DIR": AGENT_MSP_DIR,
             "MECFAB_TLS_CA": AGENT_TLS_CA,
+            "MECFAB_AGENT_SECRET_FILE": AGENT_SECRET,
             "MECFAB_CPUS": str(server.cpus),
             "MECFAB_MEMORY_MB": str(server.memory_mb),
             "MECFAB_PRICE": str(server.price_per_gigacycle),
@@ -251,6 +253,7 @@ def _agent(topology: Topology, node: Node, state: StateDir, state_rel: str) -> d
         "volumes": [
             f"{_rel(state, state.user_msp(node.org, 'User1'), state_rel)}:{AGENT_MSP_DIR}:ro",
             f"{_rel(state, state.org_tls_ca(node.org), state_rel)}:{AGENT_TLS_CA}:ro",
+            f"{_rel(state, state.agent_secret(node.org), state_rel)}:{AGENT_SECRET}:ro",
         ],
         "ports": _ports(topology, [(node.agent_port, AGENT_LISTEN_PORT)]),
         "cpus": server.cpus,

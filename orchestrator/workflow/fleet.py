@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator import engine
 from orchestrator.agent.http import AgentClient
+from orchestrator.agent_secret import ensure_secret, read_secret
 from orchestrator.errors import EnvironmentProblem, NetworkError
 from orchestrator.render.compose import AGENT_IMAGE_DEFAULT, AGENT_IMAGE_ENV
 from orchestrator.topology import Node
@@ -32,7 +33,24 @@ class AgentFleet:
         t = spec.topology
         self.nodes: dict[str, Node] = {org.msp_id: t.peer_of(org) for org in t.edge_orgs}
         self.urls = {msp: f"http://{t.ports.bind}:{node.agent_port}" for msp, node in self.nodes.items()}
-        self.clients = {msp: AgentClient(url) for msp, url in self.urls.items()}
+        # The secret files are made before the agents start (start()), and read on first use.
+        self._clients: dict[str, AgentClient] = {}
+
+    @property
+    def clients(self) -> dict[str, AgentClient]:
+        """A client of each agent, carrying its org's secret (the run driver acts for every edge)."""
+        if not self._clients:
+            state = self.spec.state
+            self._clients = {
+                msp: AgentClient(self.urls[msp], secret=read_secret(state.agent_secret(node.org)))
+                for msp, node in self.nodes.items()
+            }
+        return self._clients
+
+    def ensure_secrets(self) -> None:
+        """Each edge's agent secret in the state directory (made once; the agents' containers mount it)."""
+        for node in self.nodes.values():
+            ensure_secret(self.spec.state.agent_secret(node.org))
 
     def org_name(self, msp_id: str) -> str:
         return self.nodes[msp_id].org.name
@@ -76,12 +94,14 @@ class AgentFleet:
             raise NetworkError(
                 f"network {self.spec.project!r} is not running ({', '.join(down)} down): start it with 'make up'"
             )
+        self.ensure_secrets()
         if progress:
             progress(f"starting {len(self.nodes)} edge agents (compose profile 'agents')")
         self.spec.compose().up([node.agent_host for node in self.nodes.values()])
         self.wait_ready(timeout=timeout)
 
     def start_one(self, msp_id: str, *, timeout: float = 60.0) -> None:
+        self.ensure_secrets()
         self.spec.compose().up([self.nodes[msp_id].agent_host])
         self.wait_ready([msp_id], timeout=timeout)
 

@@ -156,6 +156,43 @@ def test_a_transfer_trap_costs_the_new_owner_nothing(orgs: dict[str, Ledger], li
     )
 
 
+def test_a_sealed_payload_cannot_be_confirmed_by_a_third_org(
+    orgs: dict[str, Ledger], live_network: NetworkSpec
+) -> None:
+    """A payload anyone could guess (here: known to the test) is requested twice by Edge1, sealed
+    with a salt as the agents and the CLI do, and raw (the control). Edge3, a third org, holds the
+    public task and every block: only the raw one's hash shows up in them."""
+    from orchestrator.gateway.deliver import blocks
+    from orchestrator.sealing import seal
+
+    spec = live_network
+    known = b"a payload a third org can guess " + uuid.uuid4().hex[:4].encode()
+    guess = hashlib.sha256(known).digest()
+    found: dict[str, bool] = {}
+    for name, sent in (("sealed", seal(known)), ("raw", known)):
+        task_id = f"hx-{name}-{uuid.uuid4().hex[:8]}"
+        result = orgs["Edge1"].request_task(
+            task_id,
+            cpu_cycles=1_000_000_000,
+            input_bytes=len(known),
+            deadline_unix=int(time.time()) + 600,
+            max_price=10,
+            payload_hash=hashlib.sha256(sent).hexdigest(),
+            payload=sent,
+        )
+        waits.synced(spec, result)
+        public = orgs["Edge3"].read_task(task_id)
+        [block] = blocks(
+            orgs["Edge3"]._gateway, spec.topology.channel, start=result.block_number, stop=result.block_number
+        )
+        # Fabric's hashed write set of the private write is SHA-256 of the value written: in the block.
+        assert hashlib.sha256(sent).digest() in block.raw
+        found[name] = public["payloadHash"] == guess.hex() or guess in block.raw
+        assert orgs["Edge1"].read_payload(task_id) == sent  # the requester keeps the sealed bytes
+    assert found == {"sealed": False, "raw": True}, found
+    OUTCOMES.append(("a third org confirms a guessed payload from public state or blocks", "sealed: no; raw: yes"))
+
+
 def test_after_every_attack_the_credits_audit_passes(live_network: NetworkSpec) -> None:
     report = audit(live_network)
     assert report.ok, report.violations

@@ -85,3 +85,44 @@ def test_a_task_handed_to_an_edge_that_expects_it_is_settled_by_the_new_owner(wf
     escrow it pays (an agent accepts no other), takes the task over mid-execution and settles it."""
     report = mobility(wf_network, exec_s=6.0)
     assert report.ok, report.to_json()
+
+
+# What a container on the network's Docker network sends to another org's agent: an order that would
+# spend that org's credits, and a transfer expectation that would make it pay an escrow.
+_STRANGER = """
+import json, sys, urllib.error, urllib.request
+for path, body, auth in [
+    ("/tasks", {"task_id": "forged-1", "cycles": 5, "input_bytes": 10, "deadline_s": 60, "max_price": 9}, None),
+    ("/tasks/forged-1/expect", {"from": "Edge3MSP", "maxEscrow": 1000000}, "Bearer " + "0" * 64),
+]:
+    headers = {"Content-Type": "application/json", **({"Authorization": auth} if auth else {})}
+    request = urllib.request.Request(sys.argv[1] + path, json.dumps(body).encode(), headers, method="POST")
+    try:
+        print(urllib.request.urlopen(request, timeout=5).status)
+    except urllib.error.HTTPError as exc:
+        print(exc.code)
+"""
+
+
+def test_a_container_on_the_network_cannot_act_through_another_orgs_agent(wf_network: NetworkSpec) -> None:
+    from orchestrator import engine
+    from orchestrator.chaos.faults import network_of
+    from orchestrator.workflow.fleet import AgentFleet, agent_image
+
+    fleet = AgentFleet(wf_network)
+    fleet.start()
+    try:
+        client = engine.connect()
+        target = wf_network.topology.peer_of(wf_network.topology.edge_orgs[0]).agent_host
+        output = client.containers.run(
+            agent_image(),
+            ["-c", _STRANGER, f"http://{target}:8700"],
+            entrypoint=["python3"],
+            network=network_of(client, wf_network).name,
+            remove=True,
+        )
+        assert output.decode().split() == ["401", "401"], output
+        status = fleet.clients["Edge1MSP"].status()
+        assert status["open_requests"] == 0, status  # nothing was originated
+    finally:
+        fleet.stop()

@@ -36,7 +36,9 @@ def test_an_agent_reaches_its_own_peer_with_its_orgs_user_and_tls_ca_read_only()
     assert agent["volumes"] == [
         "./.mecfab/x/organizations/peerOrganizations/edge2.mec/users/User1@edge2.mec/msp:/etc/mecfab/msp:ro",
         "./.mecfab/x/organizations/peerOrganizations/edge2.mec/tlsca/tlsca.edge2.mec-cert.pem:/etc/mecfab/tls-ca.pem:ro",
+        "./.mecfab/x/agents/Edge2.secret:/etc/mecfab/agent.secret:ro",
     ]
+    assert env["MECFAB_AGENT_SECRET_FILE"] == "/etc/mecfab/agent.secret"
     assert "depends_on" not in agent  # starting agents never touches the peers
     node = load_topology().peer_nodes[2]
     assert agent["ports"] == [f"127.0.0.1:{node.agent_port}:8700"]

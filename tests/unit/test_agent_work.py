@@ -19,6 +19,8 @@ from orchestrator.agent.work import (
     run_chain,
     work_rounds,
 )
+from orchestrator.errors import LedgerError
+from orchestrator.sealing import SALT_BYTES, seal, unseal
 
 
 def test_rounds_grow_with_cycles_and_cover_the_bytes_asked() -> None:
@@ -30,10 +32,22 @@ def test_rounds_grow_with_cycles_and_cover_the_bytes_asked() -> None:
         work_rounds(0, 10)
 
 
-def test_payloads_are_reproducible_from_seed_or_task_id() -> None:
+def test_payloads_are_reproducible_from_a_seed_and_random_without() -> None:
     assert make_payload("t1", 100, seed=7) == make_payload("t2", 100, seed=7)  # the seed decides
-    assert make_payload("t1", 100) != make_payload("t2", 100)
+    assert make_payload("t1", 100) != make_payload("t1", 100)  # no seed: nothing to guess from the ID
     assert len(make_payload("t1", 12345)) == 12345
+
+
+def test_a_sealed_value_opens_to_its_content_and_hides_it_behind_a_fresh_salt() -> None:
+    content = b"known to everyone"
+    first, second = seal(content), seal(content)
+    assert unseal(first) == unseal(second) == content
+    assert len(first) == len(content) + SALT_BYTES and first != second
+    assert hashlib.sha256(first).digest() != hashlib.sha256(content).digest()
+    with pytest.raises(LedgerError, match="at least 32 bytes of salt"):
+        unseal(b"short")
+    with pytest.raises(ValueError, match="a salt is 32 bytes"):
+        seal(content, salt=b"x")
 
 
 def test_chain_is_sha256_iterated_over_the_payload() -> None:
@@ -64,7 +78,7 @@ def _result(payload: bytes, cycles: int, **changes: object) -> tuple[bytes, dict
         )
     )
     doc.update(changes)
-    data = json.dumps(doc).encode()
+    data = seal(json.dumps(doc).encode(), salt=bytes(SALT_BYTES))
     task = {
         "task_id": "t-1",
         "payload_hash": hashlib.sha256(payload).hexdigest(),
@@ -123,3 +137,10 @@ def test_background_load_really_uses_cpu() -> None:
     finally:
         load.stop()
     assert time.process_time() - start >= 0.1 + (time.thread_time() - start_cpu)
+
+
+def test_a_result_without_a_salt_is_refused() -> None:
+    _, task = _result(b"p" * 100, 1000)
+    short = b"{}"
+    task["result_hash"] = hashlib.sha256(short).hexdigest()
+    assert check_result(short, **task) == "result is not sealed with a salt"  # type: ignore[arg-type]

@@ -113,6 +113,10 @@ def test_compose_wires_each_peer_to_its_chaincode_and_publishes_loopback_ports()
     assert len(services) == 3 + 5 + 5 + 4  # orderers, peers, chaincode servers, edge agents
     agents = [name for name, svc in services.items() if svc["labels"]["mecfab.role"] == "agent"]
     assert len(agents) == 4 and all(services[a]["profiles"] == ["agents"] for a in agents)
+    for a in agents:  # each agent gets its own org's secret, read-only, and is told where it is
+        org = a.split(".")[1].capitalize()
+        secret = services[a]["environment"]["MECFAB_AGENT_SECRET_FILE"]
+        assert any(v.endswith(f"agents/{org}.secret:{secret}:ro") for v in services[a]["volumes"]), a
     peer = services["peer0.edge2.mec"]
     assert json.loads(peer["environment"]["CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG"]) == {"peername": "edge2.mec"}
     assert "cc.edge2.mec" in services
