@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from orchestrator import engine
 from orchestrator.errors import ConfigError, NetworkError
 from orchestrator.network import NetworkSpec, raft_leaders
-from orchestrator.render.compose import NETWORK
+from orchestrator.render.compose import NETWORK, service_networks
 from orchestrator.topology import Node
 
 log = logging.getLogger(__name__)
@@ -118,18 +118,23 @@ class RestartPeer(Fault):
         return Injected((node.host,), f"stopped {node.host}")
 
 
-def network_of(client: Any, spec: NetworkSpec) -> Any:
-    return client.networks.get(f"{spec.project}_{NETWORK}")
+def network_of(client: Any, spec: NetworkSpec, name: str = NETWORK) -> Any:
+    """The Docker network ``name`` (a compose network name) of the network's project."""
+    return client.networks.get(f"{spec.project}_{name}")
 
 
 def partition(client: Any, spec: NetworkSpec, service: str) -> None:
-    """Cut a container off the network's Docker network (its published ports go with it)."""
-    network_of(client, spec).disconnect(container(client, spec, service), force=True)
+    """Cut a container off every Docker network it is on (its published ports go with them)."""
+    target = container(client, spec, service)
+    for name in service_networks(spec.topology, service):
+        network_of(client, spec, name).disconnect(target, force=True)
 
 
 def reconnect(client: Any, spec: NetworkSpec, service: str) -> None:
     """Undo :func:`partition`; the service name is the container's DNS name again."""
-    network_of(client, spec).connect(container(client, spec, service), aliases=[service])
+    target = container(client, spec, service)
+    for name in service_networks(spec.topology, service):
+        network_of(client, spec, name).connect(target, aliases=[service])
 
 
 class Partition(Fault):

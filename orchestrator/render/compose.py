@@ -18,6 +18,7 @@ from orchestrator.topology import (
     PEER_CHAINCODE_PORT,
     PEER_PORT,
     Node,
+    Org,
     OrgKind,
     Topology,
 )
@@ -176,7 +177,7 @@ def _peer(topology: Topology, node: Node, state: StateDir, state_rel: str) -> di
         "environment": peer_environment(topology, node),
         "volumes": volumes,
         "ports": _ports(topology, [(node.host_port, PEER_PORT), (node.operations_port, OPERATIONS_PORT)]),
-        "networks": [NETWORK],
+        "networks": service_networks(topology, node.host),
     }
 
 
@@ -221,6 +222,23 @@ AGENT_TLS_CA = "/etc/mecfab/tls-ca.pem"
 AGENT_SECRET = "/etc/mecfab/agent.secret"
 
 
+def org_network(org: Org) -> str:
+    """An edge org's own Docker network: its peer and its agent, nothing else (the agent is reachable
+    only from its own org and, through its published port, from the host)."""
+    return f"{NETWORK}-{org.name.lower()}"
+
+
+def service_networks(topology: Topology, service: str) -> list[str]:
+    """The Docker networks (compose names) a service of ``topology`` is on."""
+    for node in topology.peer_nodes:
+        if node.org.kind is OrgKind.EDGE:
+            if service == node.agent_host:
+                return [org_network(node.org)]
+            if service == node.host:
+                return [NETWORK, org_network(node.org)]
+    return [NETWORK]
+
+
 def _agent(topology: Topology, node: Node, state: StateDir, state_rel: str) -> dict[str, Any]:
     """The org's agent: reaches its own peer by host name over TLS, as the org's User1 (read-only mounts).
     No ``depends_on``: starting the agents must never start or recreate a peer."""
@@ -258,7 +276,7 @@ def _agent(topology: Topology, node: Node, state: StateDir, state_rel: str) -> d
         "ports": _ports(topology, [(node.agent_port, AGENT_LISTEN_PORT)]),
         "cpus": server.cpus,
         "mem_limit": f"{server.memory_mb}m",
-        "networks": [NETWORK],
+        "networks": service_networks(topology, node.agent_host),
     }
 
 
@@ -282,7 +300,10 @@ def render_compose(topology: Topology, *, project: str, state: StateDir, state_r
         "name": project,
         "services": services,
         "volumes": {node.host: {"labels": {"mecfab.network": topology.name}} for node in topology.nodes},
-        "networks": {NETWORK: {"labels": {"mecfab.network": topology.name}}},
+        "networks": {
+            NETWORK: {"labels": {"mecfab.network": topology.name}},
+            **{org_network(org): {"labels": {"mecfab.network": topology.name}} for org in topology.edge_orgs},
+        },
     }
     header = (
         "Rendered by `mecfab network render` from network/topology.yaml: do not edit by hand.\n"

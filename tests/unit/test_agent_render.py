@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -73,3 +74,16 @@ def test_only_edges_have_agents_and_server_names_are_checked() -> None:
     data["edges"]["servers"] = {"Cloud": {"cpus": 1}}
     with pytest.raises(ValueError, match="must be an edge name"):
         type(t).model_validate(data)
+
+
+def test_an_agent_shares_a_network_only_with_its_own_peer() -> None:
+    services: dict[str, Any] = _services()
+    on: dict[str, set[str]] = {}
+    for name, service in services.items():
+        for network in service["networks"]:
+            on.setdefault(network, set()).add(name)
+    for i in range(1, 5):
+        agent = f"agent.edge{i}.mec"
+        assert services[agent]["networks"] == [f"mec-edge{i}"]
+        assert on[f"mec-edge{i}"] == {agent, f"peer0.edge{i}.mec"}  # reachable from its own org only
+    assert "peer0.cloud.mec" in on["mec"] and not any(a.startswith("agent.") for a in on["mec"])
