@@ -141,7 +141,9 @@ func (c *TaskContract) Offer(ctx contractapi.TransactionContextInterface, taskID
 }
 
 // Award makes the contract between the requester and a candidate that
-// offered willingly in the current round, at that offer's price. Called by
+// offered willingly in the current round, at that offer's price, which the
+// caller names (price): if the committed offer is another, the award is
+// refused, so an offer raised after the choice is never paid. Called by
 // the requester, who passes the payload as transient "payload" (it is
 // blind-written to the executor's implicit collection); or by the Cloud when
 // the task was requested with delegateAward, without payload (the requester
@@ -449,7 +451,8 @@ func (c *TaskContract) Dispute(ctx contractapi.TransactionContextInterface, task
 }
 
 // Expire closes a REQUESTED, SHORTLISTED or AWARDED task whose deadline has
-// passed (transaction time > deadline) without a result. Anyone may call it.
+// passed (transaction time > deadline) without a result. Its requester, its
+// executor or the Cloud may call it; a pending ownership transfer lapses.
 // For an AWARDED task the escrow returns to the requester, the executor
 // loses ReputationExpired, and the task key's state-based endorsement policy
 // is removed so that Reassign needs only the requester. An AWARDED task is
@@ -604,7 +607,9 @@ func (c *TaskContract) TransferOwnership(ctx contractapi.TransactionContextInter
 // the still-open task. If the task holds escrow, the new owner pays the old
 // owner that amount (the obligation and the refund right move together), and
 // an AWARDED task's endorsement policy becomes OR(AND(new owner, executor),
-// AND(new owner, Cloud)). Emits OwnershipTransferred.
+// AND(new owner, Cloud)). maxEscrow is the most the new owner agrees to pay:
+// a task holding more is refused. The old owner's delegation of the award
+// is cleared. Emits OwnershipTransferred.
 func (c *TaskContract) AcceptOwnership(ctx contractapi.TransactionContextInterface, taskID, maxEscrow string) (*Task, error) {
 	tx, err := c.beginTaskTx(ctx, taskID)
 	if err != nil {
