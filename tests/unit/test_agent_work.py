@@ -8,6 +8,8 @@ import threading
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orchestrator.agent.work import (
     CYCLES_PER_BYTE,
@@ -144,3 +146,10 @@ def test_a_result_without_a_salt_is_refused() -> None:
     short = b"{}"
     task["result_hash"] = hashlib.sha256(short).hexdigest()
     assert check_result(short, **task) == "result is not sealed with a salt"  # type: ignore[arg-type]
+
+
+@given(st.binary(max_size=4096), st.binary(min_size=SALT_BYTES, max_size=SALT_BYTES))
+def test_sealing_round_trips_any_content_and_hashes_the_salt_with_it(content: bytes, salt: bytes) -> None:
+    sealed = seal(content, salt=salt)
+    assert sealed[:SALT_BYTES] == salt and unseal(sealed) == content
+    assert hashlib.sha256(sealed).digest() == hashlib.sha256(salt + content).digest()
