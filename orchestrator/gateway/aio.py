@@ -29,7 +29,12 @@ import grpc.aio
 
 from orchestrator.gateway import proposal as protos
 from orchestrator.gateway.client import CommitStatus, Timeouts, channel_options
-from orchestrator.gateway.errors import CommitStatusError, EndorseError, EvaluateError, SubmitError
+from orchestrator.gateway.errors import (
+    CommitStatusError,
+    EndorseError,
+    EvaluateError,
+    submit_error_unless_ordered,
+)
 from orchestrator.gateway.identity import Identity
 
 # The generated protobuf modules build their classes at import time (invisible to mypy): load them as Any.
@@ -250,10 +255,7 @@ class AsyncTransaction:
         try:
             await gw._stub.Submit(request, timeout=gw.timeouts.submit)
         except grpc.RpcError as exc:
-            error = SubmitError.from_rpc_error(exc, tx_id=self.tx_id)
-            if not error.already_with_orderers:
-                raise error from exc
-            log.info("submit %s: orderers already have it, waiting for its commit status: %s", self.tx_id, error)
+            submit_error_unless_ordered(exc, tx_id=self.tx_id)
         return AsyncCommit(contract, tx_id=self.tx_id)
 
 

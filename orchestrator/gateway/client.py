@@ -30,6 +30,7 @@ from orchestrator.gateway.errors import (
     EndorseError,
     EvaluateError,
     SubmitError,
+    submit_error_unless_ordered,
 )
 from orchestrator.gateway.identity import Identity
 
@@ -339,10 +340,7 @@ class Transaction:
         try:
             gw._stub.Submit(request, timeout=gw.timeouts.submit)
         except grpc.RpcError as exc:
-            already = SubmitError.from_rpc_error(exc, tx_id=self.tx_id)
-            if not already.already_with_orderers:
-                raise already from exc
-            log.info("submit %s: orderers already have it, waiting for its commit status: %s", self.tx_id, already)
+            already = submit_error_unless_ordered(exc, tx_id=self.tx_id)
         return Commit(self._network, tx_id=self.tx_id, already_with_orderers=already)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -22,6 +23,7 @@ from orchestrator.gateway.proposal import validation_code_name
 # The generated protobuf modules build their classes at import time (invisible to mypy): load them as Any.
 gateway_pb2: Any = importlib.import_module("fabric_protos.gateway.gateway_pb2")
 
+log = logging.getLogger(__name__)
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 
@@ -131,6 +133,16 @@ class SubmitError(GatewayError):
         return self.code == grpc.StatusCode.UNAVAILABLE and any(
             marker in detail.message for detail in self.details for marker in self.ALREADY_WITH_ORDERER
         )
+
+
+def submit_error_unless_ordered(error: grpc.RpcError, *, tx_id: str) -> SubmitError:
+    """The failed Submit call as a ``SubmitError``, raised unless the orderers said they already have the
+    transaction; then it is returned (and logged) for the caller to keep while it awaits the commit."""
+    submit_error = SubmitError.from_rpc_error(error, tx_id=tx_id)
+    if not submit_error.already_with_orderers:
+        raise submit_error from error
+    log.info("submit %s: orderers already have it, waiting for its commit status: %s", tx_id, submit_error)
+    return submit_error
 
 
 class CommitStatusError(GatewayError):

@@ -43,6 +43,14 @@ def _request(requester: Ledger, spec: NetworkSpec, *, deadline_s: int = 600) -> 
     return task_id
 
 
+def _offered_by_edge2(orgs: dict[str, Ledger], spec: NetworkSpec, *, price: int) -> tuple[str, bytes]:
+    """Edge1's task (ID, payload), shortlisted to Edge2 alone, which offered ``price``."""
+    task_id = _request(orgs["Edge1"], spec)
+    waits.synced(spec, orgs["Cloud"].shortlist(task_id, ["Edge2MSP"]))
+    waits.synced(spec, orgs["Edge2"].offer(task_id, willing=True, price=price, estimated_seconds=5))
+    return task_id, b"hostile " + task_id.encode()
+
+
 def _everyones_view(spec: NetworkSpec, orgs: dict[str, Ledger], task_id: str) -> tuple[Any, ...]:
     """The ledger as every peer answers it, once they all have the same height; they must agree."""
     heights = waits.wait_converged(spec)
@@ -122,10 +130,7 @@ def test_a_third_edge_cannot_expire_another_edges_task(orgs: dict[str, Ledger], 
 
 def test_a_raised_offer_is_not_awarded_at_the_new_price(orgs: dict[str, Ledger], live_network: NetworkSpec) -> None:
     spec = live_network
-    task_id = _request(orgs["Edge1"], spec)
-    payload = b"hostile " + task_id.encode()
-    waits.synced(spec, orgs["Cloud"].shortlist(task_id, ["Edge2MSP"]))
-    waits.synced(spec, orgs["Edge2"].offer(task_id, willing=True, price=40, estimated_seconds=5))
+    task_id, payload = _offered_by_edge2(orgs, spec, price=40)
     # The requester chose Edge2 at 40; Edge2 re-offers at the task's maxPrice before the award.
     waits.synced(spec, orgs["Edge2"].offer(task_id, willing=True, price=500, estimated_seconds=5))
     _refused(
@@ -140,10 +145,7 @@ def test_a_raised_offer_is_not_awarded_at_the_new_price(orgs: dict[str, Ledger],
 
 def test_a_transfer_trap_costs_the_new_owner_nothing(orgs: dict[str, Ledger], live_network: NetworkSpec) -> None:
     spec = live_network
-    task_id = _request(orgs["Edge1"], spec)
-    payload = b"hostile " + task_id.encode()
-    waits.synced(spec, orgs["Cloud"].shortlist(task_id, ["Edge2MSP"]))
-    waits.synced(spec, orgs["Edge2"].offer(task_id, willing=True, price=40, estimated_seconds=5))
+    task_id, payload = _offered_by_edge2(orgs, spec, price=40)
     waits.synced(spec, orgs["Edge1"].award(task_id, "Edge2MSP", 40, payload=payload))
     waits.synced(spec, orgs["Edge1"].transfer_ownership(task_id, "Edge4MSP"))
     _refused(
